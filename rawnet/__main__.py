@@ -1,0 +1,5 @@
+"""``python -m rawnet`` runs the command line."""
+
+from rawnet.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""Internet checksum (RFC 1071) and the IPv4/IPv6 pseudo-headers (RFC 9293 §3.1, RFC 8200 §8.1)."""
+
+from __future__ import annotations
+
+__all__ = ["internet_checksum", "ipv4_pseudo_header", "ipv6_pseudo_header", "transport_checksum"]
+
+
+def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """Return the 16-bit one's complement checksum of ``data`` (odd length padded with a zero byte)."""
+    if len(data) % 2:
+        data = bytes(data) + b"\x00"
+    total = initial + int.from_bytes(data, "big")
+    # fold the big integer into 16 bits: sum of 16-bit words == value mod 0xFFFF (one's complement)
+    total = total % 0xFFFF if total else 0
+    if total == 0 and (initial or any(data)):
+        total = 0xFFFF
+    return (~total) & 0xFFFF
+
+
+def ipv4_pseudo_header(src: bytes, dst: bytes, protocol: int, length: int) -> bytes:
+    """Return the 12-byte IPv4 pseudo-header for a transport checksum."""
+    return src + dst + bytes((0, protocol)) + length.to_bytes(2, "big")
+
+
+def ipv6_pseudo_header(src: bytes, dst: bytes, next_header: int, length: int) -> bytes:
+    """Return the 40-byte IPv6 pseudo-header for a transport checksum."""
+    return src + dst + length.to_bytes(4, "big") + b"\x00\x00\x00" + bytes((next_header,))
+
+
+def transport_checksum(src: bytes, dst: bytes, protocol: int, segment: bytes | bytearray | memoryview) -> int:
+    """Return the TCP/UDP/ICMPv6 checksum of ``segment`` (its checksum field zeroed) for ``src``/``dst``."""
+    if len(src) == 4:
+        pseudo = ipv4_pseudo_header(src, dst, protocol, len(segment))
+    else:
+        pseudo = ipv6_pseudo_header(src, dst, protocol, len(segment))
+    return internet_checksum(pseudo + bytes(segment))
