@@ -30,6 +30,7 @@ def _register() -> None:
     from . import packet_cmds
 
     packet_cmds.register(cli)
+    from . import sockets_cmds; sockets_cmds.register(cli)  # noqa: E702
 
 
 _register()
