@@ -29,7 +29,7 @@ import struct
 from typing import Final, TypeAlias
 
 from ..errors import CaptureFormatError, TruncatedCaptureError
-from .frame import CaptureInfo, Frame, InterfaceInfo
+from .frame import CaptureInfo, Frame, InterfaceInfo, frame_setters
 
 __all__ = [
     "PcapDecoder",
@@ -56,6 +56,7 @@ RawRecord: TypeAlias = tuple[int, int, int, int, bytes, int]
 """``(ts_ns, linktype, caplen, wirelen, buf, offset)``: the frame data is ``buf[offset:offset + caplen]``."""
 
 _NS_PER_S: Final = 1_000_000_000
+_SETTERS: Final = frame_setters()
 
 
 def max_caplen_for(linktype: int) -> int:
@@ -244,6 +245,8 @@ class PcapDecoder:
         need = rec_len
         if frames is not None:
             append_f = frames.append
+            new = object.__new__
+            set_ts, set_lt, set_data, set_wl, set_if, set_cm = _SETTERS
             while pos + rec_len <= n:
                 sec, frac, caplen, wirelen = unpack(buf, pos)
                 if caplen > limit:
@@ -254,7 +257,15 @@ class PcapDecoder:
                 if end > n:
                     need = rec_len + caplen
                     break
-                append_f(Frame(sec * _NS_PER_S + frac * mult, lt, buf[start:end], wirelen))
+                # Frame(sec * _NS_PER_S + frac * mult, lt, buf[start:end], wirelen), built field by field
+                f = new(Frame)
+                set_ts(f, sec * _NS_PER_S + frac * mult)
+                set_lt(f, lt)
+                set_data(f, buf[start:end])
+                set_wl(f, wirelen)
+                set_if(f, 0)
+                set_cm(f, None)
+                append_f(f)
                 pos = end
                 count += 1
         else:
