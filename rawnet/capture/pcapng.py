@@ -271,7 +271,7 @@ class PcapngDecoder:
         self._ifaces = []
         self._section += 1
         info = self.info
-        if not info.format:
+        if info.sections == 0:
             info.format = "pcapng"
             info.byte_order = "little" if prefix == "<" else "big"
             info.version = (major, minor)
