@@ -27,7 +27,8 @@ def run_watch(flt: SocketFilter | None = None, *, interval_s: float = 0.5, count
         flt: which sockets to watch.
         interval_s: seconds between snapshots.
         count: number of intervals (snapshots after the first).
-        duration_s: stop after this long (by ``clock``); with ``count`` too, whichever comes first.
+        duration_s: take no snapshot later than this after the first (by the snapshots' ``ts_ns``);
+            with ``count`` too, whichever ends first.
         reader, processes: as for :func:`rawnet.sockets.snapshot`.
         clock: nanosecond clock stamped on snapshots and events.
         sleep: waits between snapshots.
@@ -46,15 +47,13 @@ def run_watch(flt: SocketFilter | None = None, *, interval_s: float = 0.5, count
 
     grab = take or _take
     prev = grab()
-    start = prev.ts_ns
-    deadline = None if duration_s is None else start + int(duration_s * 1e9)
+    step_ns = int(interval_s * 1e9)
+    deadline = None if duration_s is None else prev.ts_ns + int(duration_s * 1e9)
     limit = count if count is not None else 1 << 62
     for _ in range(limit):
-        if deadline is not None and clock() >= deadline:
-            return
+        if deadline is not None and prev.ts_ns + step_ns > deadline:
+            return  # the next snapshot would fall after the end of the watch
         sleep(interval_s)
         cur = grab()
         yield from diff(prev, cur)
         prev = cur
-        if deadline is not None and cur.ts_ns >= deadline:
-            return

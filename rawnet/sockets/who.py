@@ -61,8 +61,8 @@ def _subject(e: SocketEntry) -> str:
         user = f", user {e.user}" if e.user else ""
         return f"{e.process or 'an unnamed process'} (pid {e.pid}{user})"
     if e.owner == "hidden":
-        return "a process you may not see (run as root to name it)"
-    return "the kernel"
+        return "A process you may not see (run as root to name it)"
+    return "The kernel"
 
 
 def _where(e: SocketEntry) -> str:
@@ -102,16 +102,16 @@ def _sentence(kind: HoldKind, rows: Sequence[SocketEntry], max_listed: int) -> s
     if kind == "time_wait":
         peers = ", ".join(_ep(r.raddr, r.rport) for r in rows[:max_listed])
         more = f" and {len(rows) - max_listed} more" if len(rows) > max_listed else ""
-        return (f"the kernel holds {_plural(len(rows), 'TIME_WAIT remnant')} of closed {proto} connections "
+        return (f"The kernel holds {_plural(len(rows), 'TIME_WAIT remnant')} of closed {proto} connections "
                 f"on port {e.lport} (peers {peers}{more}); no process owns them and each expires within "
                 f"~{TIME_WAIT_S} s of its close.")
     if kind == "request":
         peers = ", ".join(_ep(r.raddr, r.rport) for r in rows[:max_listed])
-        return (f"the kernel holds {_plural(len(rows), 'half-open connection')} (SYN_RECEIVED, handshake "
+        return (f"The kernel holds {_plural(len(rows), 'half-open connection')} (SYN_RECEIVED, handshake "
                 f"not completed) on port {e.lport} from {peers}; they go when the handshake completes or times out.")
     if kind == "orphan":
         states = ", ".join(sorted({str(r.state) for r in rows}))
-        return (f"the kernel holds {_plural(len(rows), 'orphaned connection')} on port {e.lport} ({states}): "
+        return (f"The kernel holds {_plural(len(rows), 'orphaned connection')} on port {e.lport} ({states}): "
                 f"their process closed them and the kernel is finishing the close.")
     by_state: dict[str, list[SocketEntry]] = defaultdict(list)
     for r in rows:
@@ -142,7 +142,8 @@ def who_holds(table: SocketTable | Sequence[SocketEntry], port: int, *, proto: s
     holders = []
     for (p, kind, pid, owner), rows in sorted(groups.items(),
                                               key=lambda kv: (order.index(kv[0][1]), kv[0][0], kv[0][2] or 0)):
+        rows.sort(key=lambda r: (r.family, r.laddr, r.raddr or "", r.rport or 0))
         e = rows[0]
         text = _sentence(kind, rows, max_listed)
-        holders.append(Holder(kind, pid, e.process, e.user, owner, tuple(rows), text[0].upper() + text[1:]))
+        holders.append(Holder(kind, pid, e.process, e.user, owner, tuple(rows), text))
     return holders
