@@ -1,0 +1,225 @@
+"""The analysis pipeline: capture frames -> decode -> conversation table -> TCP tracker, in one pass.
+
+This is where the edges meet the core: it reads files (through rawnet.capture) and feeds the pure
+layers. ``analyze()`` is the full pass (every packet decoded; TCP tracked when asked);
+``flows_fast()`` is the conversation-table-only pass on the codec's fast path, falling back to the
+full decoder for any frame the fast path declines. Both return an ``Analysis``; a cut capture is
+reported in ``Analysis.warning`` after every good packet was counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capture.files import Source, open_capture
+from .errors import CaptureFormatError, TruncatedCaptureError
+from .flow.table import ConversationTable, Flow, flow_record
+from .packet.fast import flow_fields
+from .packet.stack import PROTO_NAMES, Packet, decode
+
+__all__ = ["Analysis", "analyze", "flows_fast", "iter_packets", "PacketItem"]
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class Analysis:
+    """What one pass over a capture found."""
+
+    path: str
+    table: ConversationTable
+    tracker: Any = None
+    packets: int = 0
+    bytes: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    linktypes: Counter[int] = field(default_factory=Counter)
+    protocols: Counter[str] = field(default_factory=Counter)
+    protocol_bytes: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    error_examples: dict[str, int] = field(default_factory=dict)
+    warning: str | None = None
+    fatal: CaptureFormatError | None = None
+    info: Any = None
+
+    def flows(self) -> list[Flow]:
+        """Return every flow in order of first packet."""
+        return self.table.flows()
+
+    def flow_records(self) -> list[dict[str, Any]]:
+        """Return the JSON-ready flow records, with TCP/UDP analysis keys when the tracker ran."""
+        out = []
+        tr = self.tracker
+        for f in self.flows():
+            rec = flow_record(f)
+            if tr is not None:
+                if f.proto == 6 and not f.echo:
+                    rec.update(tr.flow_keys(f))
+                elif f.proto == 17:
+                    from .tcp import udp_flow_keys
+
+                    rec.update(udp_flow_keys(f))
+            out.append(rec)
+        return out
+
+
+def _proto_label(p: Packet) -> str:
+    if p.network is None:
+        return "non-ip"
+    proto = p.protocol
+    if proto is None:
+        return "ip"
+    name = PROTO_NAMES.get(proto, f"ip-proto-{proto}")
+    return f"{name}{'6' if p.ip_version == 6 and name in ('tcp', 'udp') else ''}"
+
+
+@dataclass(slots=True)
+class PacketItem:
+    """One decoded packet with its capture metadata and, when tracked, its analysis flags."""
+
+    n: int
+    ts_ns: int
+    wirelen: int
+    caplen: int
+    packet: Packet
+    flow: Flow | None = None
+    forward: bool = True
+    analysis: list[str] | None = None
+
+
+def _make_tracker() -> Any:
+    from .tcp import TCPTracker
+
+    return TCPTracker()
+
+
+def iter_packets(source: Source, *, track: bool = False, result: Analysis | None = None,
+                 progress: ProgressFn | None = None) -> Iterator[PacketItem]:
+    """Return an iterator of decoded packets (lenient) with flows and, when ``track``, TCP analysis.
+
+    A cut or corrupt capture ends the iteration after every good packet; the reason is put in
+    ``result.warning`` / ``result.fatal`` when ``result`` is given, else raised.
+    """
+    reader = open_capture(source)
+    res = result if result is not None else Analysis(reader.path, ConversationTable())
+    res.path = reader.path
+    res.info = reader.info
+    table = res.table
+    if track and res.tracker is None:
+        res.tracker = _make_tracker()
+    tracker = res.tracker if track else None
+    n = 0
+    try:
+        with reader:
+            for frame in reader:
+                n += 1
+                pkt = decode(frame.data, frame.linktype, strict=False)
+                _account(res, pkt, frame.ts_ns, frame.wirelen, frame.linktype, n)
+                r = table.add(pkt, n, frame.ts_ns, frame.wirelen)
+                item = PacketItem(n, frame.ts_ns, frame.wirelen, len(frame.data), pkt)
+                if r is not None:
+                    item.flow, item.forward = r
+                    if tracker is not None:
+                        if pkt.tcp is not None:
+                            item.analysis = tracker.process(pkt, n, frame.ts_ns, r[0], r[1])
+                        elif pkt.quoted is not None:
+                            _attach_icmp(table, tracker, pkt, n, frame.ts_ns)
+                if progress is not None and n % 4096 == 0:
+                    progress(n)
+                yield item
+    except TruncatedCaptureError as err:
+        if result is None:
+            raise
+        res.warning = str(err)
+    except CaptureFormatError as err:
+        if result is None:
+            raise
+        res.fatal = err
+    table.finish()
+    if tracker is not None:
+        tracker.finish()
+
+
+def _attach_icmp(table: ConversationTable, tracker: Any, pkt: Packet, n: int, ts_ns: int) -> None:
+    q = pkt.quoted
+    if q is None or q.network is None or q.transport is None:
+        return
+    t = q.transport
+    sport = getattr(t, "src_port", None)
+    dport = getattr(t, "dst_port", None)
+    if q.protocol != 6 or sport is None:
+        return
+    flow = table.lookup(6, q.network.src, sport, q.network.dst, dport)
+    if flow is not None:
+        tracker.process_icmp(pkt, n, ts_ns, flow)
+
+
+def _account(res: Analysis, pkt: Packet, ts_ns: int, wirelen: int, linktype: int, n: int) -> None:
+    res.packets += 1
+    res.bytes += wirelen
+    if res.first_ts_ns is None or ts_ns < res.first_ts_ns:
+        res.first_ts_ns = ts_ns
+    if res.last_ts_ns is None or ts_ns > res.last_ts_ns:
+        res.last_ts_ns = ts_ns
+    res.linktypes[linktype] += 1
+    label = _proto_label(pkt)
+    res.protocols[label] += 1
+    res.protocol_bytes[label] += wirelen
+    if pkt.error is not None:
+        err = pkt.error
+        key = f"{err.layer}: {err.reason}" if not err.reason.startswith("link type") else f"link: {err.reason}"
+        res.errors[key] += 1
+        res.error_examples.setdefault(key, n)
+
+
+def analyze(source: Source, *, track: bool = True, progress: ProgressFn | None = None) -> Analysis:
+    """Return the Analysis of a whole capture (full decode of every packet; TCP tracked when ``track``)."""
+    res = Analysis("", ConversationTable())
+    for _ in iter_packets(source, track=track, result=res, progress=progress):
+        pass
+    return res
+
+
+def flows_fast(source: Source, *, progress: ProgressFn | None = None) -> Analysis:
+    """Return the Analysis of a capture's conversations only, on the codec's fast path."""
+    reader = open_capture(source)
+    table = ConversationTable()
+    res = Analysis(reader.path, table, info=reader.info)
+    add = table.add_fields
+    n = 0
+    nbytes = 0
+    first = last = None
+    lts: Counter[int] = res.linktypes
+    try:
+        with reader:
+            for ts, lt, caplen, wirelen, buf, off in reader.records():
+                n += 1
+                nbytes += wirelen
+                if first is None:
+                    first = last = ts
+                elif ts > last:  # type: ignore[operator]
+                    last = ts
+                elif ts < first:
+                    first = ts
+                lts[lt] += 1
+                ff = flow_fields(buf, off, caplen, lt)
+                if ff is not None:
+                    add(ff[0], ff[1], ff[2], ff[3], ff[4], ff[5], ff[6], ff[7], ff[8], n, ts, wirelen)
+                else:
+                    pkt = decode(buf[off:off + caplen], lt, strict=False)
+                    if pkt.error is not None:
+                        err = pkt.error
+                        res.errors[f"{err.layer}: {err.reason}"] += 1
+                    table.add(pkt, n, ts, wirelen)
+                if progress is not None and not n & 0xFFF:
+                    progress(n)
+    except TruncatedCaptureError as err:
+        res.warning = str(err)
+    except CaptureFormatError as err:
+        res.fatal = err
+    table.finish()
+    res.packets, res.bytes, res.first_ts_ns, res.last_ts_ns = n, nbytes, first, last
+    return res
