@@ -87,7 +87,9 @@ def snapshot(*, reader: Reader = "diag", processes: bool = True, flt: SocketFilt
     else:
         raise UsageError(f"reader {reader!r} is unknown (diag or psutil)")
     table = SocketTable(tuple(entries), ts, reader)
-    return table.select(flt) if flt is not None and flt != SocketFilter() else table
+    if flt is None or flt == SocketFilter(protos=flt.protos, families=flt.families):
+        return table  # the reader already kept only these protocols and families
+    return table.select(flt)
 
 
 def ephemeral_port_range(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> tuple[int, int]:

@@ -49,10 +49,14 @@ _TCP_STATES_MASK: Final = 0x1FFE
 _ALL_STATES: Final = 0xFFFFFFFF
 
 _NLMSGHDR = struct.Struct("=IHHII")
-# inet_diag_msg: family state timer retrans | sport dport (big endian, read as native and swapped)
-# src[16] dst[16] if cookie[2] | expires rqueue wqueue uid inode
-_DIAG_MSG = struct.Struct("=BBBBHH16s16sI8xIIIII")
+# inet_diag_msg (72 bytes): family state timer retrans | sport dport src[16] dst[16] if cookie[2]
+# | expires rqueue wqueue uid | inode. Ports stay as big-endian bytes; addresses are cut per family.
+_DIAG_V4 = struct.Struct("=xB2x2s2s4s12x4s12x4x8x16xI")
+_DIAG_V6 = struct.Struct("=xB2x2s2s16s16s4x8x16xI")
+_DIAG_LEN = 72
 _REQ = struct.Struct("=IHHII" "BBBxI" "HH16s16sI8s")
+
+RawRow = tuple[int, bytes, bytes, bytes, bytes, int]
 
 
 def _request(proto: int, family: int, seq: int) -> bytes:
@@ -61,13 +65,16 @@ def _request(proto: int, family: int, seq: int) -> bytes:
                      family, proto, 0, states, 0, 0, b"", b"", 0, b"\xff" * 8)
 
 
-def _dump(sock: socket.socket, proto: int, family: int, seq: int) -> list[tuple[int, int, int, bytes, bytes, int]]:
-    """Return (state, sport, dport, src, dst, inode) of every socket one sock_diag dump lists."""
+def _dump(sock: socket.socket, proto: int, family: int, seq: int) -> list[RawRow]:
+    """Return (state, sport, dport, src, dst, inode) of every socket one sock_diag dump lists.
+
+    Ports are 2 big-endian bytes and addresses 4 or 16 bytes, as the kernel sent them.
+    """
     sock.send(_request(proto, family, seq))
-    out: list[tuple[int, int, int, bytes, bytes, int]] = []
+    out: list[RawRow] = []
     append = out.append
     hdr_unpack = _NLMSGHDR.unpack_from
-    msg_unpack = _DIAG_MSG.unpack_from
+    msg_unpack = (_DIAG_V4 if family == socket.AF_INET else _DIAG_V6).unpack_from
     buf = bytearray(1 << 17)
     view = memoryview(buf)
     for _ in range(10_000_000):  # bounded: a dump ends with NLMSG_DONE long before this
@@ -79,34 +86,26 @@ def _dump(sock: socket.socket, proto: int, family: int, seq: int) -> list[tuple[
             length, mtype, _flags, mseq, _pid = hdr_unpack(buf, off)
             if length < 16:
                 raise SocketTableError(f"sock_diag: message at byte {off} has length {length} (minimum 16)")
-            if mseq != seq:
-                off += (length + 3) & ~3
-                continue
-            if mtype == _NLMSG_DONE:
-                return out
-            if mtype == _NLMSG_ERROR:
-                code = -struct.unpack_from("=i", buf, off + 16)[0]
-                if code == 0:
-                    off += (length + 3) & ~3
-                    continue
-                raise OSError(code, f"sock_diag dump failed: {os.strerror(code)}")
-            if length >= 16 + _DIAG_MSG.size:
-                (_fam, state, _timer, _retrans, sport, dport, src, dst, _ifi,
-                 _exp, _rq, _wq, _uid, inode) = msg_unpack(buf, off + 16)
-                append((state, sport, dport, src, dst, inode))
+            if mseq == seq:
+                if mtype == _SOCK_DIAG_BY_FAMILY and length >= 16 + _DIAG_LEN:
+                    append(msg_unpack(buf, off + 16))
+                elif mtype == _NLMSG_DONE:
+                    return out
+                elif mtype == _NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", buf, off + 16)[0]
+                    if code != 0:
+                        raise OSError(code, f"sock_diag dump failed: {os.strerror(code)}")
             off += (length + 3) & ~3
     raise SocketTableError("sock_diag: dump did not end")
-
-
-def _swap16(p: int) -> int:
-    return ((p & 0xFF) << 8) | (p >> 8)
 
 
 def inode_owners(wanted: set[int] | None = None) -> tuple[dict[int, int], bool]:
     """Return ({socket inode: lowest pid holding it}, complete) from a walk of ``/proc/*/fd``.
 
     ``complete`` is False when some process's fds could not be read for lack of privilege (as
-    opposed to the process having exited). When ``wanted`` is given, only those inodes are kept.
+    opposed to the process having exited). When ``wanted`` is given, only those inodes are kept, and
+    the walk stops once all of them are found (pids are walked in increasing order, so each inode
+    still gets its lowest holder).
     """
     owners: dict[int, int] = {}
     complete = True
@@ -116,6 +115,7 @@ def inode_owners(wanted: set[int] | None = None) -> tuple[dict[int, int], bool]:
         raise SocketTableError(f"/proc: cannot be listed ({err.strerror}); is procfs mounted?") from err
     pids = sorted(int(n) for n in names if n.isdigit())
     readlink = os.readlink
+    left = len(wanted) if wanted is not None else -1
     for pid in pids:
         base = f"/proc/{pid}/fd/"
         try:
@@ -137,6 +137,9 @@ def inode_owners(wanted: set[int] | None = None) -> tuple[dict[int, int], bool]:
                 inode = int(target[8:-1])
                 if inode not in owners and (wanted is None or inode in wanted):
                     owners[inode] = pid
+                    left -= 1
+        if left == 0:  # pids go up, so every inode already has its lowest holder
+            return owners, True
     return owners, complete
 
 
@@ -204,7 +207,7 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
                              "use --reader psutil") from err
     except OSError as err:
         raise SocketTableError(f"sock_diag: netlink socket unavailable ({err.strerror}); use --reader psutil") from err
-    raw: list[tuple[str, int, int, list[tuple[int, int, int, bytes, bytes, int]]]] = []
+    raw: list[tuple[str, int, int, list[RawRow]]] = []
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         seq = 0
@@ -225,54 +228,57 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
     owners: dict[int, int] = {}
     complete = True
     if processes:
-        wanted = {r[5] for _p, _f, _af, rows in raw for r in rows if r[5]}
+        wanted = {r[5] for _p, _f, _af, rows in raw for r in rows}
+        wanted.discard(0)
         if wanted:
             owners, complete = inode_owners(wanted)
     infos: dict[int, tuple[str | None, str | None]] = {}
     addrs: dict[bytes, str] = {}
+    ports: dict[bytes, int] = {}
     ntop = socket.inet_ntop
     none_state = S.NONE
+    states = [KERNEL_STATES.get(i) for i in range(256)]
     out: list[SocketEntry] = []
     append = out.append
+    entry = SocketEntry
     for proto, fam, af, rows in raw:
         is_tcp = proto == "tcp"
-        alen = 4 if fam == 4 else 16
-        for state, sport, dport, src, dst, inode in rows:
-            sb = src[:alen]
-            laddr = addrs.get(sb)
+        for state, sp, dp, src, dst, inode in rows:
+            laddr = addrs.get(src)
             if laddr is None:
-                laddr = addrs[sb] = ntop(af, sb)
-            rport: int | None = _swap16(dport)
+                laddr = addrs[src] = ntop(af, src)
+            lport = ports.get(sp)
+            if lport is None:
+                lport = ports[sp] = int.from_bytes(sp, "big")
+            rport = ports.get(dp)
+            if rport is None:
+                rport = ports[dp] = int.from_bytes(dp, "big")
             raddr: str | None
             if rport:
-                db = dst[:alen]
-                raddr = addrs.get(db)
+                raddr = addrs.get(dst)
                 if raddr is None:
-                    raddr = addrs[db] = ntop(af, db)
+                    raddr = addrs[dst] = ntop(af, dst)
             else:
                 raddr = rport = None
             if is_tcp:
-                st = KERNEL_STATES.get(state)
+                st = states[state]
                 if st is None:
-                    raise SocketTableError(f"sock_diag: TCP socket {laddr} port {_swap16(sport)} has kernel state "
+                    raise SocketTableError(f"sock_diag: TCP socket {laddr} port {lport} has kernel state "
                                            f"{state} (expected 1 to 11)")
             else:
                 st = none_state
-            pid: int | None = None
-            name = user = None
             if inode == 0:
-                owner = "kernel"
+                append(entry(proto, fam, laddr, lport, raddr, rport, st, None, None, None, "kernel"))
             elif not processes:
-                owner = "process"
+                append(entry(proto, fam, laddr, lport, raddr, rport, st, None, None, None, "process"))
             else:
                 pid = owners.get(inode)
                 if pid is None:
-                    owner = "kernel" if complete else "hidden"
+                    append(entry(proto, fam, laddr, lport, raddr, rport, st, None, None, None,
+                                 "kernel" if complete else "hidden"))
                 else:
-                    owner = "process"
                     info = infos.get(pid)
                     if info is None:
                         info = infos[pid] = process_info(pid)
-                    name, user = info
-            append(SocketEntry(proto, fam, laddr, _swap16(sport), raddr, rport, st, pid, name, user, owner))  # type: ignore[arg-type]
+                    append(entry(proto, fam, laddr, lport, raddr, rport, st, pid, info[0], info[1], "process"))
     return out
