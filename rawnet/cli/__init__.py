@@ -32,6 +32,7 @@ def _register() -> None:
     packet_cmds.register(cli)
     from . import sockets_cmds; sockets_cmds.register(cli)  # noqa: E702
     from . import pcap_cmds; pcap_cmds.register(cli)  # noqa: E702
+    from . import diag_cmds; diag_cmds.register(cli)  # noqa: E702
 
 
 _register()

@@ -1,0 +1,182 @@
+"""``rawnet probe``, ``ping``, ``traceroute``, ``handshake``, ``doctor`` and ``capture``: parse options,
+call one library function, render. Live commands need CAP_NET_RAW; without it they print how to get
+it and exit 77 (the library raises PrivilegeError; the group's handler prints it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KERNEL_RST_NOTE = ("note: rawnet sent the SYNs itself, so this host's kernel answered every SYN/ACK with an RST "
+                   "(no local socket owns the probe's port); the target saw a half-open connection reset, as "
+                   "with nmap -sS. Those RSTs are outgoing and are never taken for replies.")
+
+
+def _family(v4: bool, v6: bool) -> int | None:
+    if v4 and v6:
+        raise click.UsageError("-4 and -6 exclude each other")
+    return 4 if v4 else 6 if v6 else None
+
+
+def _common(fn: F) -> F:
+    opts = [
+        click.option("-4", "v4", is_flag=True, help="use IPv4"),
+        click.option("-6", "v6", is_flag=True, help="use IPv6"),
+        click.option("--allow-broadcast", is_flag=True,
+                     help="allow broadcast and multicast targets (refused by default)"),
+        click.option("--json", "as_json", is_flag=True, help="print JSON lines"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _ms(ns: int | None) -> str:
+    return "-" if ns is None else f"{ns / 1e6:.3f} ms"
+
+
+# --------------------------------------------------------------------------------------------- probe
+
+@click.command("probe")
+@click.argument("host")
+@click.option("-p", "--ports", required=True, help="ports and ranges: 22,80,8000-8100 (- for all)")
+@click.option("--udp", "udp", is_flag=True, help="UDP probes (open|filtered when nothing answers)")
+@click.option("--ack", "ack", is_flag=True, help="TCP ACK probes (unfiltered / filtered)")
+@click.option("--rate", type=click.FloatRange(0.1, 100000), default=1000, show_default=True,
+              help="packets per second")
+@click.option("--retries", type=click.IntRange(0, 10), default=1, show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
+              help="seconds to wait for each answer")
+@click.option("--ttl", type=click.IntRange(1, 255), default=64, show_default=True)
+@click.option("--explain", is_flag=True, help="also list received packets that answered no probe, and why")
+@_common
+def probe_cmd(host: str, ports: str, udp: bool, ack: bool, rate: float, retries: int, timeout_s: float, ttl: int,
+              explain: bool, v4: bool, v6: bool, allow_broadcast: bool, as_json: bool) -> int:
+    """SYN-probe PORTS of HOST and give nmap's port states with the deciding packet.
+
+    Exit status 0 when some port is open, 1 otherwise.
+    """
+    from ..diag.probe import parse_ports, run_probe
+
+    if udp and ack:
+        raise click.UsageError("--udp and --ack exclude each other")
+    scan = "udp" if udp else "ack" if ack else "syn"
+    plist = parse_ports(ports)
+    rep = run_probe(host, plist, scan=scan, rate_pps=rate, retries=retries, timeout_s=timeout_s, ttl=ttl,
+                    family=_family(v4, v6), allow_broadcast=allow_broadcast)
+    if as_json:
+        for r in rep.results:
+            click.echo(json.dumps(r.record()))
+    else:
+        click.echo(f"rawnet probe {rep.target} from {rep.src}: {len(plist)} {('udp' if udp else 'tcp')} ports, "
+                   f"{scan} scan")
+        counts = Counter(r.state for r in rep.results)
+        hide = None
+        if len(rep.results) > 25:
+            hide = counts.most_common(1)[0][0]
+        click.echo(f"{'PORT':<11} {'STATE':<14} {'REASON':<18} {'RTT':>10}  TTL  FROM")
+        for r in rep.results:
+            if hide is not None and r.state == hide:
+                continue
+            click.echo(f"{f'{r.port}/{r.proto}':<11} {r.state:<14} {r.reason:<18} {_ms(r.rtt_ns):>10}  "
+                       f"{r.reply_ttl if r.reply_ttl is not None else '-':>3}  {r.sender or '-'}")
+        if hide is not None:
+            click.echo(f"not shown: {counts[hide]} {hide} ports")
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        click.echo(f"{rep.sent} probes sent in {rep.duration_ns / 1e9:.2f} s: {summary}")
+        if rep.truncated:
+            click.echo(f"warning: stopped early: {rep.truncated}", err=True)
+        if scan == "syn" and counts.get("open"):  # type: ignore[call-overload]
+            click.echo(KERNEL_RST_NOTE)
+        if explain:
+            for m in rep.mismatches:
+                click.echo(f"unmatched [{m.rule}]: {m.packet.summary()}: {m.explanation}")
+    return 0 if any(r.state == "open" for r in rep.results) else 1
+
+
+# ---------------------------------------------------------------------------------------------- ping
+
+@click.command("ping")
+@click.argument("host")
+@click.option("-c", "--count", type=click.IntRange(1, 100000), default=4, show_default=True)
+@click.option("-i", "--interval", "interval_s", type=click.FloatRange(0.001, 60), default=1.0, show_default=True,
+              help="seconds between requests")
+@click.option("-s", "--size", type=click.IntRange(0, 65000), default=56, show_default=True, help="data bytes")
+@click.option("-t", "--ttl", type=click.IntRange(1, 255), default=64, show_default=True)
+@click.option("--df", is_flag=True, help="set Don't Fragment (IPv4)")
+@click.option("-W", "--timeout", "timeout_s", type=click.FloatRange(0.01, 60), default=2.0, show_default=True,
+              help="seconds to wait for each reply")
+@_common
+def ping_cmd(host: str, count: int, interval_s: float, size: int, ttl: int, df: bool, timeout_s: float, v4: bool,
+             v6: bool, allow_broadcast: bool, as_json: bool) -> int:
+    """Send ICMP/ICMPv6 echo requests to HOST; ping(8)-style output. Exit 0 when any reply came."""
+    from ..diag.ping import run_ping, _reply
+    from ..transport.matcher import Match
+
+    def show(ev: object) -> None:
+        if isinstance(ev, Match) and not as_json:
+            click.echo(_reply(ev).line())
+
+    if not as_json:
+        click.echo(f"PING {host}: {size} data bytes")
+    rep = run_ping(host, count=count, interval_s=interval_s, size=size, ttl=ttl, df=df, timeout_s=timeout_s,
+                   family=_family(v4, v6), allow_broadcast=allow_broadcast, on_event=show)
+    if as_json:
+        for r in rep.replies:
+            click.echo(json.dumps({"seq": r.seq, "from": r.sender, "rtt_ns": r.rtt_ns, "ttl": r.ttl,
+                                   "error": r.error}))
+        click.echo(json.dumps(rep.record()))
+    else:
+        click.echo("")
+        click.echo(rep.summary())
+    return 0 if rep.received else 1
+
+
+# ---------------------------------------------------------------------------------------- traceroute
+
+@click.command("traceroute")
+@click.argument("host")
+@click.option("--icmp", "method", flag_value="icmp", default=True, help="ICMP echo probes (default)")
+@click.option("--udp", "method", flag_value="udp", help="UDP probes to ports 33434 and up")
+@click.option("--tcp", "tcp_port", type=click.IntRange(1, 65535), default=None, help="TCP SYN probes to PORT")
+@click.option("-f", "--first-ttl", type=click.IntRange(1, 255), default=1, show_default=True)
+@click.option("-m", "--max-ttl", type=click.IntRange(1, 255), default=30, show_default=True)
+@click.option("-q", "--queries", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("-w", "--timeout", "timeout_s", type=click.FloatRange(0.01, 30), default=1.0, show_default=True)
+@_common
+def traceroute_cmd(host: str, method: str, tcp_port: int | None, first_ttl: int, max_ttl: int, queries: int,
+                   timeout_s: float, v4: bool, v6: bool, allow_broadcast: bool, as_json: bool) -> int:
+    """Show the routers on the path to HOST. Exit 0 when the destination answered."""
+    from ..diag.traceroute import run_traceroute
+
+    m = "tcp" if tcp_port is not None else method
+    rep = run_traceroute(host, method=m, port=tcp_port or 80, first_ttl=first_ttl, max_ttl=max_ttl,
+                         queries=queries, timeout_s=timeout_s, family=_family(v4, v6),
+                         allow_broadcast=allow_broadcast)
+    if as_json:
+        click.echo(json.dumps(rep.record()))
+    else:
+        click.echo(f"traceroute to {host} ({rep.target}), {max_ttl} hops max, {m} probes")
+        for h in rep.hops:
+            click.echo(h.line())
+        if rep.verdict != "reached":
+            click.echo(f"destination {rep.verdict}")
+    return 0 if rep.verdict == "reached" else 1
+
+
+COMMANDS = [probe_cmd, ping_cmd, traceroute_cmd]
+
+
+def register(group: click.Group) -> None:
+    """Add the live diagnostic commands to ``group``; returns nothing."""
+    for cmd in COMMANDS:
+        group.add_command(cmd)
