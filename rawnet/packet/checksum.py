@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import BuildError
+
 __all__ = ["internet_checksum", "ipv4_pseudo_header", "ipv6_pseudo_header", "transport_checksum"]
 
 
@@ -18,12 +20,24 @@ def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) ->
 
 
 def ipv4_pseudo_header(src: bytes, dst: bytes, protocol: int, length: int) -> bytes:
-    """Return the 12-byte IPv4 pseudo-header for a transport checksum."""
+    """Return the 12-byte IPv4 pseudo-header for a transport checksum.
+
+    Raises:
+        BuildError: ``length`` does not fit the pseudo-header's 16 bits.
+    """
+    if not 0 <= length <= 0xFFFF:
+        raise BuildError(f"IPv4 pseudo-header: segment length {length} does not fit in 16 bits")
     return src + dst + bytes((0, protocol)) + length.to_bytes(2, "big")
 
 
 def ipv6_pseudo_header(src: bytes, dst: bytes, next_header: int, length: int) -> bytes:
-    """Return the 40-byte IPv6 pseudo-header for a transport checksum."""
+    """Return the 40-byte IPv6 pseudo-header for a transport checksum.
+
+    Raises:
+        BuildError: ``length`` does not fit the pseudo-header's 32 bits.
+    """
+    if not 0 <= length <= 0xFFFFFFFF:
+        raise BuildError(f"IPv6 pseudo-header: segment length {length} does not fit in 32 bits")
     return src + dst + length.to_bytes(4, "big") + b"\x00\x00\x00" + bytes((next_header,))
 
 

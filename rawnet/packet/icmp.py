@@ -8,8 +8,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..errors import BuildError
-from ._wire import need
+from ..errors import BuildError, TruncatedPacketError
 from .checksum import internet_checksum, transport_checksum
 
 __all__ = ["ICMPType", "ICMPv6Type", "ICMPMessage", "parse_icmp", "build_icmp", "UNREACH_CODES",
@@ -149,8 +148,9 @@ class ICMPMessage:
 def parse_icmp(data: bytes | memoryview, offset: int = 0, end: int | None = None, *, version: int = 4) -> ICMPMessage:
     """Return the ICMP (``version`` 4) or ICMPv6 (6) message from ``offset`` to ``end``."""
     layer = "ICMPv6" if version == 6 else "ICMP"
-    need(data, offset, 8, layer)
     end = len(data) if end is None else min(end, len(data))
+    if end - offset < 8:  # the IP length bounds the message, not the frame (the rest is a trailer)
+        raise TruncatedPacketError(layer, offset, 8, max(end - offset, 0))
     typ, code, csum = struct.unpack_from("!BBH", data, offset)
     return ICMPMessage(typ, code, bytes(data[offset + 4:offset + 8]), bytes(data[offset + 8:end]), version, csum)
 

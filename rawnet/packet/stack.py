@@ -193,42 +193,43 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
             net4 = parse_ipv4(data, pos)
             network = net4
             hlen = net4.header_length
+            npos, pos = pos, pos + hlen  # from here on, the undecoded bytes start after the IP header
             total = net4.total_length or 0
             if total == 0 and not _quoted:
-                total = len(data) - pos  # TSO / BIG TCP: length 0 means "see the frame" (as Wireshark)
+                total = len(data) - npos  # TSO / BIG TCP: length 0 means "see the frame" (as Wireshark)
             if total < hlen:
-                raise MalformedPacketError("IPv4", pos, f"total length {total} is below the header length {hlen}")
-            ip_ok = internet_checksum(data[pos:pos + hlen]) == 0
-            end = min(pos + total, len(data))
+                raise MalformedPacketError("IPv4", npos, f"total length {total} is below the header length {hlen}")
+            ip_ok = internet_checksum(data[npos:pos]) == 0
+            end = min(npos + total, len(data))
             plen = total - hlen
             proto = net4.protocol
-            pos += hlen
             first = net4.fragment_offset == 0
             whole = first and not net4.mf
         elif etype == ETHERTYPE_IPV6:
             net6 = parse_ipv6(data, pos)
             network = net6
             hlen = net6.header_length
+            npos, pos = pos, pos + hlen  # from here on, the undecoded bytes start after the extension headers
             ext_len = hlen - 40
             if net6.payload_length == 0 and net6.jumbo_length is not None:
                 total_payload = net6.jumbo_length
             else:
                 total_payload = net6.payload_length or 0
             if total_payload < ext_len and not _quoted:
-                raise MalformedPacketError("IPv6", pos, f"payload length {total_payload} is below the "
+                raise MalformedPacketError("IPv6", npos, f"payload length {total_payload} is below the "
                                            f"extension headers' {ext_len} bytes")
-            end = min(pos + 40 + total_payload, len(data))
+            end = min(npos + 40 + total_payload, len(data))
             plen = total_payload - ext_len
             proto = net6.upper_protocol
             frag = net6.fragment
             first = frag is None or frag.fragment_offset == 0
             whole = frag is None or (frag.fragment_offset == 0 and not frag.more_fragments)
-            pos += hlen
         else:
             return Packet(link, None, None, data[pos:], b"", linktype)
         if not first:
             return Packet(link, network, None, data[pos:end], data[end:], linktype, None, None, ip_ok, plen)
-        complete = whole and pos + plen <= len(data) and not _quoted
+        # an IPv4 pseudo-header holds a 16-bit length: a TSO super-packet (total length 0) is not checkable
+        complete = whole and pos + plen <= len(data) and not _quoted and (plen <= 0xFFFF or network.version == 6)
         src, dst = network.src, network.dst
         if proto == 6:
             if _quoted and end - pos < 20:
