@@ -116,6 +116,23 @@ class IPv6Header:
         return None
 
     @property
+    def final_dst(self) -> bytes:
+        """Return the destination a transport checksum's pseudo-header uses (RFC 8200 §8.1).
+
+        While a Routing header has segments left, that is its final address (the last of a type 0/2
+        header, Segment List[0] of a segment routing header, RFC 8754); otherwise ``dst``.
+        """
+        for e in self.extensions:
+            if e.kind == ROUTING and len(e.data) >= 24 and e.data[3] > 0:
+                rtype = e.data[2]
+                if rtype == 4:
+                    return e.data[8:24]
+                if rtype in (0, 2):
+                    last = 8 + 16 * ((len(e.data) - 8) // 16)
+                    return e.data[last - 16:last]
+        return self.dst
+
+    @property
     def src_ip(self) -> ipaddress.IPv6Address:
         """Return the source as an ipaddress object."""
         return ipaddress.IPv6Address(self.src)

@@ -230,7 +230,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
             return Packet(link, network, None, data[pos:end], data[end:], linktype, None, None, ip_ok, plen)
         # an IPv4 pseudo-header holds a 16-bit length: a TSO super-packet (total length 0) is not checkable
         complete = whole and pos + plen <= len(data) and not _quoted and (plen <= 0xFFFF or network.version == 6)
-        src, dst = network.src, network.dst
+        src, dst = network.src, (network.dst if network.version == 4 else network.final_dst)
         if proto == 6:
             if _quoted and end - pos < 20:
                 import struct
@@ -288,7 +288,7 @@ def encode(p: Packet, *, checksums: str | None = None) -> bytes:
         body = p.payload
     else:
         src = net.src if net is not None else None
-        dst = net.dst if net is not None else None
+        dst = net.final_dst if isinstance(net, IPv6Header) else net.dst if net is not None else None
         if isinstance(t, TCPHeader):
             body = build_tcp(t, p.payload, src=src, dst=dst, checksum=checksums)
         elif isinstance(t, UDPHeader):
