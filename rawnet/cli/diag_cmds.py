@@ -126,8 +126,13 @@ def ping_cmd(host: str, count: int, interval_s: float, size: int, ttl: int, df: 
         if isinstance(ev, Match) and not as_json:
             click.echo(_reply(ev).line())
 
+    from ..diag.target import resolve
+    from ..transport.policy import check_target
+
+    addr = resolve(host, _family(v4, v6))
+    check_target(addr, allow_broadcast=allow_broadcast)
     if not as_json:
-        click.echo(f"PING {host}: {size} data bytes")
+        click.echo(f"PING {host} ({addr}): {size} data bytes")
     rep = run_ping(host, count=count, interval_s=interval_s, size=size, ttl=ttl, df=df, timeout_s=timeout_s,
                    family=_family(v4, v6), allow_broadcast=allow_broadcast, on_event=show)
     if as_json:
