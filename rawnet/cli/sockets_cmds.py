@@ -100,12 +100,13 @@ def _ep(addr: str | None, port: int | None) -> str:
 def _proc(e: SocketEntry) -> str:
     if e.pid is not None:
         return f"{e.process or '?'} ({e.pid})"
-    return {"kernel": "[kernel]", "hidden": "[hidden: run as root]"}.get(e.owner, "")
+    return {"kernel": "[kernel]", "hidden": "[hidden]"}.get(e.owner, "")
 
 
 def _render_table(table: SocketTable) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(box=None, header_style="bold", pad_edge=False)
     for col, kw in (("Proto", {}), ("State", {}), ("Local", {"overflow": "fold"}), ("Peer", {"overflow": "fold"}),
@@ -113,8 +114,9 @@ def _render_table(table: SocketTable) -> None:
         t.add_column(col, **kw)  # type: ignore[arg-type]
     for e in table.entries:
         st = "" if e.state.value == "NONE" else e.state.value
-        t.add_row(f"{e.proto}{'6' if e.family == 6 else ''}", st, _ep(e.laddr, e.lport), _ep(e.raddr, e.rport),
-                  _proc(e), e.user or "")
+        cells = (f"{e.proto}{'6' if e.family == 6 else ''}", st, _ep(e.laddr, e.lport), _ep(e.raddr, e.rport),
+                 _proc(e), e.user or "")
+        t.add_row(*(Text(c) for c in cells))  # Text: "[kernel]" and process names are not markup
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
     console.print(t)
     console.print(f"{len(table.entries)} sockets", style="dim")
@@ -172,7 +174,7 @@ def sockets_group(ctx: click.Context, as_json: bool, summary: bool, no_processes
     """List local TCP and UDP sockets with their processes (like ss -tuanp, readable).
 
     Sockets owned by no process (TIME_WAIT, half-open requests, orphans) show as [kernel]; those
-    of processes you may not inspect show as [hidden] (run as root).
+    of processes you are not permitted to inspect show as [hidden] (run as root to see them).
     """
     ctx.ensure_object(dict)
     ctx.obj["reader"] = reader
