@@ -103,17 +103,28 @@ def flows_cmd(file: str, sort_key: str, top: int | None, proto: str | None, host
         raise UsageError("give --json or --csv, not both")
     with _progress(file) as progress:
         res = flows_fast(file, progress=progress) if fast else analyze(file, track=True, progress=progress)
-    recs = res.flow_records()
     keep = _flow_filter(proto, host, port)
-    recs = [r for r in recs if keep(r)]
+    flows = res.flows()
     if sort_key == "bytes":
-        recs.sort(key=lambda r: (-(r["bytes_fwd"] + r["bytes_rev"]), r["first_ts_ns"]))
+        flows.sort(key=lambda f: (-(f.bytes_fwd + f.bytes_rev), f.first_ts_ns, f.id))
     elif sort_key == "packets":
-        recs.sort(key=lambda r: (-(r["packets_fwd"] + r["packets_rev"]), r["first_ts_ns"]))
+        flows.sort(key=lambda f: (-(f.packets_fwd + f.packets_rev), f.first_ts_ns, f.id))
     else:
-        recs.sort(key=lambda r: r["first_ts_ns"])
-    if top is not None:
-        recs = recs[:top]
+        flows.sort(key=lambda f: (f.first_ts_ns, f.id))
+    wanted = proto is not None or host is not None or port is not None
+
+    def records() -> Iterator[dict[str, Any]]:
+        shown = 0
+        for f in flows:
+            rec = res.record(f)
+            if wanted and not keep(rec):
+                continue
+            yield rec
+            shown += 1
+            if top is not None and shown >= top:
+                return
+
+    recs = records()
     out = click.get_text_stream("stdout")
     if as_json:
         json_lines(recs, out)
@@ -122,6 +133,7 @@ def flows_cmd(file: str, sort_key: str, top: int | None, proto: str | None, host
         csv_rows(recs, cols, out)
     else:
         rows = []
+        recs = list(recs)  # type: ignore[assignment]
         for r in recs:
             src = f"{r['src']}:{r['sport']}" if r["sport"] is not None else r["src"]
             dst = f"{r['dst']}:{r['dport']}" if r["dport"] is not None else r["dst"]
@@ -134,7 +146,7 @@ def flows_cmd(file: str, sort_key: str, top: int | None, proto: str | None, host
         cols = ["proto", "originator", "responder", "pkts >", "bytes >", "pkts <", "bytes <", "duration"]
         if not fast:
             cols += ["state", "ended", "irtt", "retrans"]
-        render_table(f"{len(recs)} flows in {res.path}", cols, rows, out)
+        render_table(f"{len(rows)} flows in {res.path}", cols, rows, out)
     _finish(res)
 
 

@@ -17,7 +17,7 @@ flow at the end. ``expire(now_ns, idle_ns)`` removes idle flows so memory stays 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..packet.icmp import ICMPMessage
@@ -71,8 +71,8 @@ class Flow:
     """True for an ICMP echo conversation (ports hold the identifier)."""
     tcp: Any = None
     """Slot for the TCP tracker's per-connection state (rawnet.tcp); None otherwise."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Free slot for analyses layered on top."""
+    extra: dict[str, Any] | None = None
+    """Free slot for analyses layered on top (None until one uses it)."""
 
     def is_forward(self, src: bytes, sport: int | None) -> bool:
         """Return True when a packet from ``src``/``sport`` goes a -> b."""
@@ -229,6 +229,7 @@ class ConversationTable:
                     flow = self._new(proto, src, None, dst, None, n, ts, False)
                 self._count(flow, src == flow.a_addr, n, ts, wl)
         self._orphans.clear()
+        self.renumber()
 
     def expire(self, now_ns: int, idle_ns: int) -> list[Flow]:
         """Retire and return flows idle for longer than ``idle_ns`` at ``now_ns``."""
@@ -239,6 +240,11 @@ class ConversationTable:
             self._frag = {k: f for k, f in self._frag.items() if id(f) not in old}
         return list(old.values())
 
+    def renumber(self) -> None:
+        """Give every flow its id in order of first packet (after batch counting created them out of order)."""
+        for i, f in enumerate(sorted(self.flows(), key=lambda f: (f.first_n, f.id))):
+            f.id = i
+
     def flows(self) -> list[Flow]:
         """Return every flow (retired and live) in order of first packet."""
         live = {id(f): f for f in self._live.values()}
@@ -248,10 +254,19 @@ class ConversationTable:
         return iter(self.flows())
 
 
-def _addr_text(a: bytes) -> str:
-    import ipaddress
+_ADDR_TEXT: dict[bytes, str] = {}
 
-    return str(ipaddress.ip_address(a))
+
+def _addr_text(a: bytes) -> str:
+    """Return the text form of a packed address (memoised: captures repeat few addresses)."""
+    text = _ADDR_TEXT.get(a)
+    if text is None:
+        import ipaddress
+
+        text = str(ipaddress.ip_address(a))
+        if len(_ADDR_TEXT) < 65536:
+            _ADDR_TEXT[a] = text
+    return text
 
 
 def flow_record(f: Flow) -> dict[str, Any]:

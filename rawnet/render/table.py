@@ -15,11 +15,18 @@ __all__ = ["json_lines", "csv_rows", "format_ts", "format_bytes", "render_table"
 def json_lines(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     """Write one JSON object per line to ``out``; return how many were written."""
     n = 0
-    dumps = json.dumps
+    dumps = json.JSONEncoder(separators=(", ", ": ")).encode
+    batch: list[str] = []
     for rec in records:
-        out.write(dumps(rec, separators=(", ", ": ")))
-        out.write("\n")
+        batch.append(dumps(rec))
         n += 1
+        if len(batch) >= 4096:
+            batch.append("")
+            out.write("\n".join(batch))
+            batch.clear()
+    if batch:
+        batch.append("")
+        out.write("\n".join(batch))
     return n
 
 
