@@ -135,6 +135,12 @@ def scene(lab: Any) -> Iterator[Scene]:
                 wait_for(lambda p=p: tcp_state_of(lab, "server", 8080, p) == "CLOSE-WAIT", what="CLOSE-WAIT")
                 nft_rule(lab, "client", "output", f"tcp sport {p} drop")
                 a2.shutdown(socket.SHUT_WR)
+                c3, a3 = _pair(sc, lst, fam, dst, 8080)  # simultaneous close: client CLOSING, server FIN_WAIT_1
+                sc.ports["closing" + tag] = p3 = c3.getsockname()[1]
+                nft_rule(lab, "server", "input", f"tcp sport {p3} drop")  # the server never hears the client
+                c3.shutdown(socket.SHUT_WR)  # client FIN_WAIT_1, its FIN lost
+                wait_for(lambda p3=p3: tcp_state_of(lab, "client", p3) == "FIN-WAIT-1", what="FIN-WAIT-1")
+                a3.shutdown(socket.SHUT_WR)  # the server's FIN does not ack the client's: client CLOSING
                 s = sc.keep(socket.socket(fam, socket.SOCK_STREAM))  # SYN_SENT behind the drop rule
                 s.setblocking(False)
                 with contextlib.suppress(BlockingIOError):
@@ -154,6 +160,9 @@ def scene(lab: Any) -> Iterator[Scene]:
             wait_for(lambda t=tag: tcp_state_of(lab, "server", 8080, sc.ports["lastack" + t]) == "LAST-ACK", what="LAST-ACK")
             wait_for(lambda t=tag: tcp_state_of(lab, "client", sc.ports["lastack" + t]) == "TIME-WAIT", what="TIME-WAIT")
             wait_for(lambda t=tag: tcp_state_of(lab, "client", sc.ports["half" + t]) == "FIN-WAIT-2", what="FIN-WAIT-2")
+            wait_for(lambda t=tag: tcp_state_of(lab, "client", sc.ports["closing" + t]) == "CLOSING", what="CLOSING")
+            wait_for(lambda t=tag: tcp_state_of(lab, "server", 8080, sc.ports["closing" + t]) == "FIN-WAIT-1",
+                     what="server FIN-WAIT-1")
         wait_for(lambda: tcp_state_of(lab, "server", 7000, SYN_SPORT) == "SYN-RECV", what="SYN-RECV")
         assert v6c == "fd00::1"
         yield sc

@@ -40,6 +40,7 @@ def expected_server(sc: Scene) -> Counter[SocketEntry]:
             mine("tcp", fam, srv, 8080, cli, p["est" + t], S.ESTABLISHED),
             mine("tcp", fam, srv, 8080, cli, p["half" + t], S.CLOSE_WAIT),
             mine("tcp", fam, srv, 8080, cli, p["lastack" + t], S.LAST_ACK),
+            mine("tcp", fam, srv, 8080, cli, p["closing" + t], S.FIN_WAIT_1),
             mine("udp", fam, srv, 5353, None, None, S.NONE),
         ]
     rows += [mine("tcp", 4, "198.18.0.2", 7000, None, None, S.LISTEN),
@@ -56,6 +57,7 @@ def expected_client(sc: Scene) -> Counter[SocketEntry]:
             mine("tcp", fam, cli, p["est" + t], srv, 8080, S.ESTABLISHED),
             mine("tcp", fam, cli, p["half" + t], srv, 8080, S.FIN_WAIT_2),
             kernels("tcp", fam, cli, p["lastack" + t], srv, 8080, S.TIME_WAIT),
+            mine("tcp", fam, cli, p["closing" + t], srv, 8080, S.CLOSING),
             mine("tcp", fam, cli, p["synsent" + t], srv, 9, S.SYN_SENT),
             mine("udp", fam, cli, p["udp" + t], srv, 5353, S.NONE),
         ]
@@ -80,7 +82,7 @@ def test_diag_equals_psutil_reference(scene: Scene) -> None:
             fast = snapshot(reader="diag")
             ref = snapshot(reader="psutil")
         assert Counter(fast.entries) == Counter(ref.entries), host
-        assert len(fast) == (12 if host == "server" else 10)
+        assert len(fast) == (14 if host == "server" else 12)
 
 
 def test_ss_agrees_on_states(scene: Scene) -> None:
@@ -104,6 +106,7 @@ def test_no_processes_keeps_owner_kind(scene: Scene) -> None:
     assert by_state[(4, S.TIME_WAIT)] == (None, None, None, "kernel")
     assert by_state[(6, S.ESTABLISHED)] == (None, None, None, "process")
     assert by_state[(4, S.SYN_SENT)] == (None, None, None, "process")
+    assert by_state[(6, S.CLOSING)] == (None, None, None, "process")
 
 
 def test_filters_on_live_table(scene: Scene) -> None:
