@@ -178,7 +178,37 @@ def traceroute_cmd(host: str, method: str, tcp_port: int | None, first_ttl: int,
     return 0 if rep.verdict == "reached" else 1
 
 
-COMMANDS = [probe_cmd, ping_cmd, traceroute_cmd]
+# -------------------------------------------------------------------------------------------- doctor
+
+@click.command("doctor")
+@click.argument("target", metavar="HOST:PORT")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 60), default=3.0, show_default=True,
+              help="bound on the connection attempt (the kernel retries its SYN meanwhile)")
+@click.option("-4", "v4", is_flag=True, help="use IPv4")
+@click.option("-6", "v6", is_flag=True, help="use IPv6")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (verdict, explanation, evidence)")
+def doctor_cmd(target: str, timeout_s: float, v4: bool, v6: bool, as_json: bool) -> int:
+    """Explain why HOST:PORT accepts, refuses, rejects or ignores connections, with the packets.
+
+    Verdicts: open, refused, rejected, filtered, no-route, net-unreachable, host-unreachable,
+    dns-failure, loopback-only, not-listening. Exit status 0 for open, 1 otherwise.
+    """
+    from ..diag.doctor import run_doctor
+
+    rep = run_doctor(target, timeout_s=timeout_s, family=_family(v4, v6))
+    if as_json:
+        click.echo(json.dumps(rep.record()))
+    else:
+        click.echo(f"{target}: {rep.verdict}")
+        click.echo(f"  {rep.explanation}")
+        if rep.evidence:
+            click.echo("evidence:")
+            for line in rep.evidence:
+                click.echo(f"  {line}")
+    return 0 if rep.verdict == "open" else 1
+
+
+COMMANDS = [probe_cmd, ping_cmd, traceroute_cmd, doctor_cmd]
 
 
 def register(group: click.Group) -> None:
