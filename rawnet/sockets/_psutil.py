@@ -2,10 +2,12 @@
 
 psutil (``psutil.net_connections``) parses ``/proc/net/{tcp,tcp6,udp,udp6}`` and walks ``/proc/*/fd``
 (giampaolo/psutil ``_pslinux.py``). It reads ``/proc/self/net``, which follows the *main* thread's
-network namespace, so call it from the main thread. It hides inodes, so an entry without a pid is
-attributed by rule: as root, no pid means the kernel owns it; otherwise TIME_WAIT and SYN_RECEIVED
-rows are the kernel's and the rest are ``hidden``. psutil is imported inside the functions, never
-at import of ``rawnet.sockets``.
+network namespace, so call it from the main thread. It hides inodes, so the owner of an entry
+without a pid is judged from its state (``_owner_without_pid``): TIME_WAIT, SYN_RECEIVED and the
+closing states are the kernel's; LISTEN, SYN_SENT and UDP rows are ``hidden`` (they cannot outlive
+their file); ESTABLISHED and CLOSE_WAIT are the kernel's as root (unaccepted), else ``hidden``. The
+sock_diag reader sees the inode and needs no such rule. psutil is imported inside the functions,
+never at import of ``rawnet.sockets``.
 """
 
 from __future__ import annotations
@@ -96,10 +98,7 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
         raddr, rport = (c.raddr[0], c.raddr[1]) if c.raddr else (None, None)
         pid = c.pid if processes else None
         name = user = None
-        if c.pid is None:
-            owner = "kernel" if root or state in (S.TIME_WAIT, S.SYN_RECEIVED) else "hidden"
-        else:
-            owner = "process"
+        owner = "process" if c.pid is not None else _owner_without_pid(state, root)
         if pid is not None:
             info = infos.get(pid)
             if info is None:
@@ -107,6 +106,22 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
             name, user = info
         out.append(SocketEntry(proto, family, laddr, lport, raddr, rport, state, pid, name, user, owner))
     return out
+
+
+# States a socket no file refers to can be in: TIME_WAIT and request minisockets, orphans finishing a
+# close. Listeners, SYN_SENT and UDP sockets die with their last file, so without a pid they are
+# hidden. ESTABLISHED and CLOSE_WAIT may also wait unaccepted in a listener's queue (no file yet).
+_KERNEL_ONLY = frozenset({S.TIME_WAIT, S.SYN_RECEIVED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK})
+_NEVER_KERNEL = frozenset({S.LISTEN, S.SYN_SENT, S.NONE})
+
+
+def _owner_without_pid(state: SocketState, root: bool) -> str:
+    """Return the owner kind of a row psutil gave no pid, judged from its state (psutil hides the inode)."""
+    if state in _KERNEL_ONLY:
+        return "kernel"
+    if state in _NEVER_KERNEL:
+        return "hidden"
+    return "kernel" if root else "hidden"
 
 
 def _process_info(psutil: Any, pid: int) -> tuple[str | None, str | None]:

@@ -120,7 +120,8 @@ def _sentence(kind: HoldKind, rows: Sequence[SocketEntry], max_listed: int) -> s
     for st, rs in by_state.items():
         listed = ", ".join(f"{_ep(r.laddr, r.lport)} <-> {_ep(r.raddr, r.rport)}" for r in rs[:max_listed])
         more = f" and {len(rs) - max_listed} more" if len(rs) > max_listed else ""
-        parts.append(f"{_plural(len(rs), st + ' ' + proto + ' connection')} ({listed}{more})")
+        what = "connected UDP socket" if e.proto == "udp" else f"{st} {proto} connection"
+        parts.append(f"{_plural(len(rs), what)} ({listed}{more})")
     return f"{who} has " + "; ".join(parts) + f" on local port {e.lport}."
 
 

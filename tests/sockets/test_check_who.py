@@ -103,3 +103,9 @@ def test_who_sentences() -> None:
     assert [h.kind for h in who_holds(rows, 8080, proto="udp")] == ["bound"]
     assert who_holds(rows, 1) == []
     assert holders[0].as_dict()["count"] == 2
+
+
+def test_who_connected_udp() -> None:
+    rows = [E(proto="udp", state=S.NONE, lport=5000, raddr="198.18.0.9", rport=53, pid=3, process="dig", user="me")]
+    assert [h.sentence for h in who_holds(rows, 5000)] == [
+        "dig (pid 3, user me) has 1 connected UDP socket (198.18.0.2:5000 <-> 198.18.0.9:53) on local port 5000."]

@@ -164,3 +164,17 @@ def test_ephemeral_port_range(tmp_path: object) -> None:
         f.write("nonsense\n")
     with pytest.raises(SocketTableError, match=r"range: holds 'nonsense' \(expected two port numbers\)$"):
         ephemeral_port_range(bad)
+
+
+def test_psutil_owner_rule_without_pid() -> None:
+    from rawnet.sockets._psutil import _owner_without_pid
+
+    got = {(str(s), root): _owner_without_pid(s, root) for s in SocketState for root in (True, False)}
+    kernel_always = {"TIME_WAIT", "SYN_RECEIVED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "LAST_ACK"}
+    for (state, root), owner in got.items():
+        if state in kernel_always:
+            assert owner == "kernel", state
+        elif state in {"LISTEN", "SYN_SENT", "NONE"}:
+            assert owner == "hidden", state
+        else:  # ESTABLISHED, CLOSE_WAIT, CLOSED: unaccepted children have no file
+            assert owner == ("kernel" if root else "hidden"), state
