@@ -119,3 +119,26 @@ def test_filters_on_live_table(scene: Scene) -> None:
     assert [(e.lport, e.rport, str(e.state), e.owner) for e in bucket.entries] == [
         (7000, SYN_SPORT, "SYN_RECEIVED", "kernel")]
     assert [(e.laddr, e.raddr, e.rport) for e in v4peer.entries] == [("198.18.0.2", "198.18.0.1", SYN_SPORT)]
+
+
+def test_unprivileged_reader_sees_hidden_owners(scene: Scene) -> None:
+    """Run as nobody: rows stay, pids of root's sockets become owner "hidden"; minisockets stay "kernel"."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    # the unprivileged user cannot enter /root, where this interpreter may live: use the system one
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if shutil.which("setpriv") is None or python is None:
+        pytest.skip("needs setpriv (util-linux) and a python3 outside /root")
+    root = Path(__file__).resolve().parents[2]
+    code = "import json; from rawnet.sockets import snapshot; print(json.dumps([e.as_dict() for e in snapshot().entries]))"
+    argv = scene.lab.exec_args("client", ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                          "env", f"PYTHONPATH={root}", python, "-c", code])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+    assert (r.returncode, r.stderr) == (0, "")
+    got = Counter((d["state"], d["pid"], d["owner"]) for d in json.loads(r.stdout))
+    assert got == Counter({("ESTABLISHED", None, "hidden"): 2, ("FIN_WAIT_2", None, "hidden"): 2,
+                           ("CLOSING", None, "hidden"): 2, ("SYN_SENT", None, "hidden"): 2,
+                           ("NONE", None, "hidden"): 2, ("TIME_WAIT", None, "kernel"): 2})

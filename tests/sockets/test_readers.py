@@ -178,3 +178,25 @@ def test_psutil_owner_rule_without_pid() -> None:
             assert owner == "hidden", state
         else:  # ESTABLISHED, CLOSE_WAIT, CLOSED: unaccepted children have no file
             assert owner == ("kernel" if root else "hidden"), state
+
+
+def test_process_info_matches_psutil_for_long_names(tmp_path: object) -> None:
+    """comm is cut at 15 characters; both readers widen it from cmdline the same way."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    link = os.path.join(str(tmp_path), "a-very-long-process-name-for-rawnet")
+    os.symlink(sys.executable, link)
+    child = subprocess.Popen([link, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        name, user = _diag.process_info(child.pid)
+        p = psutil.Process(child.pid)
+        assert (name, user) == (p.name(), p.username())
+        assert name == "a-very-long-process-name-for-rawnet"
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+    assert _diag.process_info(child.pid) == (None, None)  # gone: no error
