@@ -164,7 +164,7 @@ def interpret_doctor(f: DoctorFacts) -> DoctorReport:
         if m.version == 4 and m.type != 3 or m.version == 6 and m.type != 1:
             kind = "other"
         sender = icmp.packet.src
-        who = "the target itself" if sender == f.addr else f"{sender}, a router or firewall on the way"
+        who = f"{sender} (the target itself)" if sender == f.addr else f"{sender} (a router or firewall on the way)"
         name = m.code_name or m.type_name
         if kind == "port":
             return DoctorReport(DoctorVerdict.REJECTED, f"{who} answered our SYN with ICMP {name}: a firewall "
