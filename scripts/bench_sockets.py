@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                                   check=True).stdout.count("\n")
         tcp = SocketFilter(protos=frozenset({"tcp"}))
         with lab.inside("server"):  # main thread: psutil reads /proc/self/net, which follows it
-            import psutil
+            import psutil  # type: ignore[import-untyped,unused-ignore]
 
             counts = {"psutil": len(psutil.net_connections("tcp")), "diag": len(snapshot(flt=tcp))}
             plan: list[tuple[str, Callable[[], object]]] = [

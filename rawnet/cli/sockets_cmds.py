@@ -169,7 +169,7 @@ def _render_event(ev: SocketEvent) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one per socket (or one summary object)")
 @click.option("--summary", is_flag=True, help="counts per protocol and state, like ss -s")
 @click.pass_context
-def sockets_group(ctx: click.Context, as_json: bool, summary: bool, no_processes: bool, reader: str,
+def sockets_group(ctx: click.Context, /, as_json: bool, summary: bool, no_processes: bool, reader: str,
                   **kw: Any) -> None:
     """List local TCP and UDP sockets with their processes (like ss -tuanp, readable).
 
@@ -199,7 +199,7 @@ def sockets_group(ctx: click.Context, as_json: bool, summary: bool, no_processes
 @click.option("--udp", "proto", flag_value="udp", help="only UDP")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per holder")
 @click.pass_context
-def who_cmd(ctx: click.Context, port: int, proto: str | None, as_json: bool) -> None:
+def who_cmd(ctx: click.Context, /, port: int, proto: str | None, as_json: bool) -> None:
     """Say who holds local PORT and how (listener, bound, connections, TIME_WAIT remnants).
 
     Exits 1 when nothing holds the port.
@@ -221,7 +221,7 @@ def who_cmd(ctx: click.Context, port: int, proto: str | None, as_json: bool) -> 
               help="share of the ephemeral port range TIME_WAIT sockets to one peer may use")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per finding")
 @click.pass_context
-def check_cmd(ctx: click.Context, close_wait_threshold: int, time_wait_share: float, as_json: bool) -> None:
+def check_cmd(ctx: click.Context, /, close_wait_threshold: int, time_wait_share: float, as_json: bool) -> None:
     """Look for CLOSE_WAIT leaks, TIME_WAIT pressure, loopback-only or all-address listeners and
     ports shared by several processes. Exits 1 when there is a finding."""
     from ..sockets import ephemeral_port_range

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from ..errors import PrivilegeError, SocketTableError
-from .table import SocketEntry, SocketState
+from .table import Owner, SocketEntry, SocketState
 
 __all__ = ["PSUTIL_STATES", "read_entries", "map_status"]
 
@@ -70,7 +70,7 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
         PrivilegeError: psutil raised AccessDenied for the whole table (not on Linux).
         SocketTableError: psutil failed otherwise.
     """
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]
 
     fams = tuple(families)
     conns: list[Any] = []
@@ -115,7 +115,7 @@ _KERNEL_ONLY = frozenset({S.TIME_WAIT, S.SYN_RECEIVED, S.FIN_WAIT_1, S.FIN_WAIT_
 _NEVER_KERNEL = frozenset({S.LISTEN, S.SYN_SENT, S.NONE})
 
 
-def _owner_without_pid(state: SocketState, root: bool) -> str:
+def _owner_without_pid(state: SocketState, root: bool) -> Owner:
     """Return the owner kind of a row psutil gave no pid, judged from its state (psutil hides the inode)."""
     if state in _KERNEL_ONLY:
         return "kernel"
