@@ -34,7 +34,7 @@ from ..errors import UsageError
 from .bpf import Insn, pack_program, parse_dd, reply_filter
 from .privileges import privilege_error
 
-__all__ = ["compile_filter", "attach_filter", "L3Sender", "PacketReceiver", "LiveTransport", "L2Sender",
+__all__ = ["compile_filter", "attach_filter", "bind_packet", "L3Sender", "PacketReceiver", "LiveTransport", "L2Sender",
            "open_transport", "ETH_P_ALL", "ETH_P_IP", "ETH_P_IPV6"]
 
 ETH_P_ALL = 0x0003
@@ -76,6 +76,19 @@ def attach_filter(sock: socket.socket, insns: Sequence[Insn]) -> None:
     buf = ctypes.create_string_buffer(prog, len(prog))
     fprog = struct.pack("HL", len(insns), ctypes.addressof(buf))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def bind_packet(sock: socket.socket, iface: str | None, protocol: int = ETH_P_ALL) -> None:
+    """Bind an AF_PACKET socket to ``iface``, or to every interface (ifindex 0) when None; returns nothing."""
+    if iface:
+        sock.bind((iface, protocol))
+        return
+    # Python's AF_PACKET address needs an interface name; bind sockaddr_ll with ifindex 0 directly
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    addr = struct.pack("=HHiHBB8s", socket.AF_PACKET, socket.htons(protocol), 0, 0, 0, 0, b"")
+    if libc.bind(sock.fileno(), ctypes.c_char_p(addr), len(addr)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 def _open(factory: SocketFactory, operation: str, *args: int) -> socket.socket:
@@ -124,7 +137,7 @@ class PacketReceiver:
                 with contextlib.suppress(OSError):  # Linux >= 4.20
                     self.sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self.sock.bind((iface or "", ETH_P_ALL))
+            bind_packet(self.sock, iface)
             self.sock.setblocking(False)
         except BaseException:
             self.sock.close()
