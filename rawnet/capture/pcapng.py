@@ -30,7 +30,7 @@ import struct
 from typing import Final
 
 from ..errors import CaptureFormatError, TruncatedCaptureError
-from .frame import CaptureInfo, Frame, InterfaceInfo
+from .frame import CaptureInfo, Frame, InterfaceInfo, frame_setters
 from .pcap import RawRecord
 
 __all__ = [
@@ -64,6 +64,7 @@ _IF_NAME: Final = 2
 _IF_TSRESOL: Final = 9
 _IF_TSOFFSET: Final = 14
 _NS_PER_S: Final = 1_000_000_000
+_SETTERS: Final = frame_setters()
 _BLOCK_NAMES: Final = {BLOCK_SHB: "section header", BLOCK_IDB: "interface description", BLOCK_PB: "packet",
                        BLOCK_SPB: "simple packet", BLOCK_NRB: "name resolution", BLOCK_ISB: "interface statistics",
                        BLOCK_EPB: "enhanced packet"}
@@ -111,6 +112,8 @@ class PcapngDecoder:
         self._eof = False
         self._prefix = ""  # "<" or ">" once a section header was read
         self._hdr: struct.Struct | None = None
+        self._u32 = struct.Struct("<I")
+        self._epb_struct = struct.Struct("<IIIII")
         self._ifaces: list[_Iface] = []
         self._section = -1
 
@@ -182,8 +185,37 @@ class PcapngDecoder:
         need = 12
         err: CaptureFormatError | None = None
         start_count = len(out)
+        new = object.__new__
+        set_ts, set_lt, set_data, set_wl, set_if, set_cm = _SETTERS
+        append = out.append
         try:
+            hdr, u32, epb, ifaces = self._hdr, self._u32, self._epb_struct, self._ifaces
             while pos + 12 <= n:
+                if hdr is not None:
+                    # Fast path: an EPB without options on a known interface (almost every block).
+                    btype, blen = hdr.unpack_from(buf, pos)
+                    if btype == BLOCK_EPB and 32 <= blen <= MAX_BLOCK_LEN:
+                        end = pos + blen
+                        if end > n:
+                            need = blen
+                            break
+                        ifid, hi, lo, caplen, wirelen = epb.unpack_from(buf, pos + 8)
+                        if (ifid < len(ifaces) and 32 + ((caplen + 3) & ~3) == blen
+                                and u32.unpack_from(buf, end - 4)[0] == blen):
+                            iface = ifaces[ifid]
+                            units = (hi << 32) | lo
+                            f = new(Frame)
+                            set_ts(f, (units * iface.mult if iface.mult else ts_to_ns(units, iface.tsresol))
+                                   + iface.offset_ns)
+                            set_lt(f, iface.linktype)
+                            set_data(f, buf[pos + 28:pos + 28 + caplen])
+                            set_wl(f, wirelen)
+                            set_if(f, ifid)
+                            set_cm(f, None)
+                            append(f)
+                            self.blocks_read += 1
+                            pos = end
+                            continue
                 if buf[pos:pos + 4] == b"\x0a\x0d\x0d\x0a":
                     bom = buf[pos + 8:pos + 12]
                     if bom == b"\x4d\x3c\x2b\x1a":
@@ -226,6 +258,7 @@ class PcapngDecoder:
                 # NRB, ISB, DSB, custom and unknown blocks: skipped
                 self.blocks_read += 1
                 pos = end
+                hdr, u32, epb, ifaces = self._hdr, self._u32, self._epb_struct, self._ifaces
         except CaptureFormatError as e:
             err = e
         count = len(out) - start_count
@@ -268,6 +301,8 @@ class PcapngDecoder:
             raise self._fail(pos, f"section header has unsupported version {major}.{minor} (expected 1.x)")
         self._prefix = prefix
         self._hdr = struct.Struct(prefix + "II")
+        self._u32 = struct.Struct(prefix + "I")
+        self._epb_struct = struct.Struct(prefix + "IIIII")
         self._ifaces = []
         self._section += 1
         info = self.info
