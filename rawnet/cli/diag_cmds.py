@@ -266,7 +266,48 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
     return 0
 
 
-COMMANDS = [probe_cmd, ping_cmd, traceroute_cmd, doctor_cmd, capture_cmd]
+# ----------------------------------------------------------------------------------------- handshake
+
+@click.command("handshake")
+@click.argument("target", metavar="HOST:PORT")
+@click.option("--send", "send_text", default=None, help="text to send once connected (\\r\\n escapes allowed)")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 60), default=3.0, show_default=True)
+@click.option("--crafted", is_flag=True, help="send the SYN, ACK and data from a raw socket instead of connect()")
+@click.option("--suppress-kernel-rst", is_flag=True,
+              help="with --crafted: add a temporary nft rule dropping this host's RSTs from the probe port "
+                   "(removed afterwards; needs CAP_NET_ADMIN). Off by default.")
+@click.option("-4", "v4", is_flag=True, help="use IPv4")
+@click.option("-6", "v6", is_flag=True, help="use IPv6")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def handshake_cmd(target: str, send_text: str | None, timeout_s: float, crafted: bool, suppress_kernel_rst: bool,
+                  v4: bool, v6: bool, as_json: bool) -> int:
+    """Open a TCP connection to HOST:PORT while capturing it; print the ladder with both endpoints'
+    states and the timings (SYN to SYN/ACK, to ACK, to first data, close). Exit 0 when it connected."""
+    from ..diag.handshake import run_handshake
+
+    if suppress_kernel_rst and not crafted:
+        raise click.UsageError("--suppress-kernel-rst only applies to --crafted")
+    data = None
+    if send_text is not None:
+        data = send_text.replace("\\r", "\r").replace("\\n", "\n").encode()
+    rep = run_handshake(target, send=data, timeout_s=timeout_s, crafted=crafted,
+                        suppress_kernel_rst=suppress_kernel_rst, family=_family(v4, v6))
+    if as_json:
+        click.echo(json.dumps(rep.record()))
+    else:
+        click.echo(rep.ladder())
+        tm = rep.timings
+        click.echo(f"verdict: {rep.verdict}")
+        for name, val in (("SYN -> SYN/ACK", tm.syn_to_synack_ns), ("SYN/ACK -> ACK", tm.synack_to_ack_ns),
+                          ("SYN -> first data", tm.syn_to_first_data_ns),
+                          ("request -> response", tm.request_to_response_ns), ("close", tm.close_ns)):
+            click.echo(f"  {name:<20} {_ms(val)}")
+        for note in rep.notes:
+            click.echo(f"note: {note}")
+    return 0 if rep.verdict in ("completed", "established") else 1
+
+
+COMMANDS = [probe_cmd, ping_cmd, traceroute_cmd, doctor_cmd, capture_cmd, handshake_cmd]
 
 
 def register(group: click.Group) -> None:

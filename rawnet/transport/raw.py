@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
-from ..errors import UsageError
+from ..errors import TargetError, UsageError
 from .bpf import Insn, pack_program, parse_dd, reply_filter
 from .privileges import privilege_error
 
@@ -101,11 +101,13 @@ def _open(factory: SocketFactory, operation: str, *args: int) -> socket.socket:
 class L3Sender:
     """Sends whole IPv4 or IPv6 packets through a raw IPPROTO_RAW socket (needs CAP_NET_RAW)."""
 
-    def __init__(self, version: int, *, socket_factory: SocketFactory = socket.socket) -> None:
+    def __init__(self, version: int, *, socket_factory: SocketFactory = socket.socket, mark: int | None = None) -> None:
         fam = socket.AF_INET6 if version == 6 else socket.AF_INET
         self.version = version
         self.sock = _open(socket_factory, f"opening a raw IPv{version} socket", fam, socket.SOCK_RAW,
                           socket.IPPROTO_RAW)
+        if mark is not None:  # SO_MARK (needs CAP_NET_ADMIN) lets a firewall rule tell our packets apart
+            self.sock.setsockopt(socket.SOL_SOCKET, 36, mark)
 
     def send(self, data: bytes, dst: str) -> None:
         """Send one packet (IP header included) to ``dst``; returns nothing."""
@@ -114,7 +116,7 @@ class L3Sender:
             self.sock.sendto(data, addr)
         except PermissionError as err:
             # EPERM on send: a local firewall (nft/iptables OUTPUT) refused the packet
-            raise OSError(err.errno, f"sending to {dst} was refused locally (firewall output rule?)") from err
+            raise TargetError(f"sending to {dst}: refused by this host (a firewall output rule?): {err.strerror}") from err
 
     def close(self) -> None:
         """Close the socket; returns nothing."""
