@@ -200,3 +200,29 @@ def test_process_info_matches_psutil_for_long_names(tmp_path: object) -> None:
         child.stdin.close()
         child.wait(10)
     assert _diag.process_info(child.pid) == (None, None)  # gone: no error
+
+
+def test_inode_walk_survives_vanishing_and_denied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pid 10 holds two sockets, 11 vanishes mid-walk, 12 refuses (EACCES), 13 shares 10's socket."""
+    import errno as _errno
+
+    fds = {"/proc": ["10", "11", "12", "13", "self", "net"], "/proc/10/fd/": ["0", "1", "2"],
+           "/proc/11/fd/": ["3"], "/proc/13/fd/": ["4"]}
+    links = {"/proc/10/fd/0": "/dev/null", "/proc/10/fd/1": "socket:[111]", "/proc/10/fd/2": "socket:[222]",
+             "/proc/13/fd/4": "socket:[111]"}
+
+    def listdir(path: str) -> list[str]:
+        if path == "/proc/12/fd/":
+            raise PermissionError(_errno.EACCES, "Permission denied")
+        return fds[path]
+
+    def readlink(path: str) -> str:
+        if path.startswith("/proc/11/"):
+            raise FileNotFoundError(_errno.ENOENT, "gone")
+        return links[path]
+
+    monkeypatch.setattr(_diag.os, "listdir", listdir)
+    monkeypatch.setattr(_diag.os, "readlink", readlink)
+    assert _diag.inode_owners() == ({111: 10, 222: 10}, False)
+    assert _diag.inode_owners({111}) == ({111: 10}, True)  # found early: the walk stops at pid 10
+    assert _diag.inode_owners({333}) == ({}, False)
