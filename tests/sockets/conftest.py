@@ -119,6 +119,10 @@ def scene(lab: Any) -> Iterator[Scene]:
             l4 = _listener(sc, socket.AF_INET, v4s, 8080)
             l6 = _listener(sc, socket.AF_INET6, v6s, 8080)
             _listener(sc, socket.AF_INET, v4s, 7000)
+            dual = sc.keep(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))  # dual stack: v4 peers as ::ffff:
+            dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            dual.bind(("::", 8443))
+            dual.listen(4)
             for fam, addr in ((socket.AF_INET, v4s), (socket.AF_INET6, v6s)):
                 u = sc.keep(socket.socket(fam, socket.SOCK_DGRAM))
                 u.bind((addr, 5353))
@@ -149,6 +153,8 @@ def scene(lab: Any) -> Iterator[Scene]:
                 u = sc.keep(socket.socket(fam, socket.SOCK_DGRAM))  # connected UDP
                 u.connect((dst, 5353))
                 sc.ports["udp" + tag] = u.getsockname()[1]
+            c, _a = _pair(sc, dual, socket.AF_INET, v4s, 8443)
+            sc.ports["mapped"] = c.getsockname()[1]
             # SYN_RECEIVED: a crafted SYN that is never completed; the client kernel's RST is dropped
             nft_rule(lab, "client", "output", f"tcp sport {SYN_SPORT} tcp flags & rst == rst drop")
             raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)

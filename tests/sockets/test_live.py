@@ -43,6 +43,8 @@ def expected_server(sc: Scene) -> Counter[SocketEntry]:
             mine("tcp", fam, srv, 8080, cli, p["closing" + t], S.FIN_WAIT_1),
             mine("udp", fam, srv, 5353, None, None, S.NONE),
         ]
+    rows += [mine("tcp", 6, "::", 8443, None, None, S.LISTEN),
+             mine("tcp", 6, "::ffff:198.18.0.2", 8443, "::ffff:198.18.0.1", p["mapped"], S.ESTABLISHED)]
     rows += [mine("tcp", 4, "198.18.0.2", 7000, None, None, S.LISTEN),
              kernels("tcp", 4, "198.18.0.2", 7000, "198.18.0.1", SYN_SPORT, S.SYN_RECEIVED)]
     return Counter(rows)
@@ -61,6 +63,7 @@ def expected_client(sc: Scene) -> Counter[SocketEntry]:
             mine("tcp", fam, cli, p["synsent" + t], srv, 9, S.SYN_SENT),
             mine("udp", fam, cli, p["udp" + t], srv, 5353, S.NONE),
         ]
+    rows.append(mine("tcp", 4, "198.18.0.1", p["mapped"], "198.18.0.2", 8443, S.ESTABLISHED))
     return Counter(rows)
 
 
@@ -82,7 +85,7 @@ def test_diag_equals_psutil_reference(scene: Scene) -> None:
             fast = snapshot(reader="diag")
             ref = snapshot(reader="psutil")
         assert Counter(fast.entries) == Counter(ref.entries), host
-        assert len(fast) == (14 if host == "server" else 12)
+        assert len(fast) == (16 if host == "server" else 13)
 
 
 def test_ss_agrees_on_states(scene: Scene) -> None:
@@ -114,11 +117,13 @@ def test_filters_on_live_table(scene: Scene) -> None:
         listen6 = snapshot(flt=SocketFilter(families=frozenset({6}), listening=True))
         bucket = snapshot(flt=SocketFilter(states=frozenset({S.SYN_RECEIVED, S.TIME_WAIT})))
         v4peer = snapshot(flt=SocketFilter(host="198.18.0.1", dport=SYN_SPORT))
+        mapped = snapshot(flt=SocketFilter(host="198.18.0.1", sport=8443))
     assert sorted((e.proto, e.laddr, e.lport, str(e.state)) for e in listen6.entries) == [
-        ("tcp", "fd00::2", 8080, "LISTEN"), ("udp", "fd00::2", 5353, "NONE")]
+        ("tcp", "::", 8443, "LISTEN"), ("tcp", "fd00::2", 8080, "LISTEN"), ("udp", "fd00::2", 5353, "NONE")]
     assert [(e.lport, e.rport, str(e.state), e.owner) for e in bucket.entries] == [
         (7000, SYN_SPORT, "SYN_RECEIVED", "kernel")]
     assert [(e.laddr, e.raddr, e.rport) for e in v4peer.entries] == [("198.18.0.2", "198.18.0.1", SYN_SPORT)]
+    assert [(e.family, e.raddr) for e in mapped.entries] == [(6, "::ffff:198.18.0.1")]  # IPv4 host finds mapped peers
 
 
 def test_unprivileged_reader_sees_hidden_owners(scene: Scene) -> None:
@@ -139,6 +144,6 @@ def test_unprivileged_reader_sees_hidden_owners(scene: Scene) -> None:
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
     assert (r.returncode, r.stderr) == (0, "")
     got = Counter((d["state"], d["pid"], d["owner"]) for d in json.loads(r.stdout))
-    assert got == Counter({("ESTABLISHED", None, "hidden"): 2, ("FIN_WAIT_2", None, "hidden"): 2,
+    assert got == Counter({("ESTABLISHED", None, "hidden"): 3, ("FIN_WAIT_2", None, "hidden"): 2,
                            ("CLOSING", None, "hidden"): 2, ("SYN_SENT", None, "hidden"): 2,
                            ("NONE", None, "hidden"): 2, ("TIME_WAIT", None, "kernel"): 2})
