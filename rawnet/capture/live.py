@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..transport.raw import PACKET_STATISTICS, SO_TIMESTAMPNS, SOL_PACKET, attach_filter, bind_packet, compile_filter
+from ..transport.raw import (PACKET_STATISTICS, SO_TIMESTAMPNS, SOL_PACKET, attach_filter, bind_packet,
+                             compile_filter, kernel_ts)
 from .frame import Frame
 
 __all__ = ["LiveCapture", "CaptureStats", "open_live"]
@@ -126,11 +127,7 @@ class LiveCapture:
                     data, anc, _flags, addr = self.sock.recvmsg(65535, 64)
                 except BlockingIOError:
                     break
-                ts = time.time_ns()
-                for level, typ, cdata in anc:
-                    if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(cdata) >= 16:
-                        sec, nsec = struct.unpack_from("qq", cdata)
-                        ts = sec * 1_000_000_000 + nsec
+                ts = kernel_ts(anc, 0, time.time_ns())
                 if self.loopback and addr[2] == socket.PACKET_OUTGOING:
                     continue  # loopback shows every packet twice; keep the incoming copy (as libpcap does)
                 n += 1

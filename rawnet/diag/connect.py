@@ -154,8 +154,7 @@ def connect_and_capture(addr: str, port: int, route: Route, *, timeout_s: float 
     finally:
         if rx is not None:
             rx.close()
-    obs.packets.sort(key=lambda c: c.ts_ns)
-    return obs
+    return obs  # in socket-queue order, which is the order the kernel saw them
 
 
 def rx_filter_ok(p: Packet, addr: str, port: int) -> bool:

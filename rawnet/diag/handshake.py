@@ -376,5 +376,4 @@ def _crafted(addr: str, port: int, src: str, iface: str | None, *, send: bytes |
         if p.tcp is None:
             continue
         obs.packets.append(Captured(ts, p, p.src == src and p.tcp.src_port == sport))
-    obs.packets.sort(key=lambda x: x.ts_ns)
     return obs

@@ -78,6 +78,21 @@ def attach_filter(sock: socket.socket, insns: Sequence[Insn]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
+def kernel_ts(anc: list[tuple[int, int, bytes]], offset: int, now: int, *, slack_ns: int = 1_000_000_000) -> int:
+    """Return the SO_TIMESTAMPNS time of a packet moved onto the caller's clock (``realtime - offset``), or ``now``.
+
+    Outgoing TCP segments can carry their departure time in CLOCK_MONOTONIC rather than realtime
+    (the kernel's EDT pacing), so a kernel stamp more than ``slack_ns`` away from ``now`` is not trusted.
+    """
+    for level, typ, cdata in anc:
+        if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(cdata) >= 16:
+            sec, nsec = struct.unpack_from("qq", cdata)
+            ts = sec * 1_000_000_000 + nsec - offset
+            if abs(ts - now) <= slack_ns:
+                return ts
+    return now
+
+
 def bind_packet(sock: socket.socket, iface: str | None, protocol: int = ETH_P_ALL) -> None:
     """Bind an AF_PACKET socket to ``iface``, or to every interface (ifindex 0) when None; returns nothing."""
     if iface:
@@ -160,14 +175,11 @@ class PacketReceiver:
                 data, anc, _flags, addr = self.sock.recvmsg(65535, 64)
             except BlockingIOError:
                 break
-            ts = None
-            for level, typ, cdata in anc:
-                if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(cdata) >= 16:
-                    sec, nsec = struct.unpack_from("qq", cdata)
-                    ts = sec * 1_000_000_000 + nsec - offset
+            now = clock()
+            ts = kernel_ts(anc, offset, now)
             if self.ignore_outgoing and len(addr) > 2 and addr[2] == PACKET_OUTGOING:
                 continue
-            out.append((ts if ts is not None else clock(), data, addr))
+            out.append((ts, data, addr))
         return out
 
     def statistics(self) -> tuple[int, int]:
