@@ -1,0 +1,465 @@
+"""The TCP tracker: one pass over decoded packets gives, per connection, the Wireshark analysis flags,
+the Zeek conn_state/history, each endpoint's RFC 9293 state timeline, handshake and close facts,
+Karn-filtered RTT and SACK-aware retransmitted bytes.
+
+Theory of operation: the conversation table (rawnet.flow) decides what a connection is (5-tuple,
+originator, reused ports: a new Flow object on the same 5-tuple is a new connection); the tracker keeps
+its per-connection state in the Flow's ``tcp`` slot as a ``TCPConn``. Because the table may swap a
+flow's originator after packets were seen (the first bare SYN names the client), per-endpoint state
+is keyed by the endpoint's (address, port): ``e0`` is whoever sent the first packet the tracker saw,
+and "client"/"server" are resolved from ``flow.a_addr``/``flow.a_port`` only when reporting.
+
+Per packet ``process`` does, in order: the Wireshark sequence analysis (``wireshark.analyze``; a new
+Wireshark conversation starts inside the same Flow when tshark would start one: a SYN or SYN/ACK whose
+sequence number differs from the first one seen in that direction), the handshake bookkeeping tshark
+does after it (most recent SYN, iRTT at the first non-SYN ACK, window scale), the RFC 9293 inference
+(``state.observe_segment``), the Zeek replay (``zeek.ZeekConn``), and the RFC figures (retransmitted
+bytes, SACK-aware; Karn RTT samples come from the Wireshark unacked-segment list). Everything is
+plain attribute arithmetic on slotted objects; events are queued as tuples and built on ``events()``.
+Time is only ever the capture timestamp passed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from typing import Any
+
+from ..packet.tcp import SACKOption, WindowScaleOption
+from .events import (AnomalyObserved, HandshakeCompleted, ICMPErrorObserved, ResetObserved,
+                     SegmentRetransmitted, StateChanged, TrackerEvent)
+from .state import (NOTE_DATA_AFTER_FIN, NOTE_REFUSED, NOTE_RST_ACCEPTED, NOTE_RST_OUT_OF_WINDOW,
+                    NOTE_SIMULTANEOUS_CLOSE, NOTE_SIMULTANEOUS_OPEN, NOTE_SYN_AFTER_CLOSE, EndpointMachine,
+                    TCPState, apply_icmp_unreachable, finish_endpoint, observe_segment)
+from .wireshark import (ANY_RETRANSMISSION, FAST_RETRANSMISSION, M32, SPURIOUS_RETRANSMISSION,
+                        WSConv, WSDir, analyze, flag_names)
+from .zeek import ZeekConn
+
+__all__ = ["TCPTracker", "TCPConn"]
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+_NOTE_NAMES = ((NOTE_DATA_AFTER_FIN, "data_after_fin"), (NOTE_RST_OUT_OF_WINDOW, "rst_out_of_window"),
+               (NOTE_SYN_AFTER_CLOSE, "syn_after_close"), (NOTE_SIMULTANEOUS_OPEN, "simultaneous_open"),
+               (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"))
+
+
+def _addr(a: bytes) -> str:
+    return str(ipaddress.ip_address(a))
+
+
+class TCPConn:
+    """Per-connection tracker state (lives in ``Flow.tcp``)."""
+
+    __slots__ = ("flow_id", "e0", "e1", "ws", "zk", "syn_count", "synack_count", "first_syn_ts", "last_syn_ts",
+                 "first_syn_n", "synack_ts", "last_synack_ts", "syn_to_synack_ns", "synack_to_ack_ns",
+                 "irtt_ns", "irtt_n", "refused", "icmp_error", "close", "closed_by_addr", "close_n",
+                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "retrans_bytes", "retrans_unneeded",
+                 "sack_blocks", "anomalies", "last_ts", "ws_conversations", "packets")
+
+    def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int) -> None:
+        self.flow_id = flow_id
+        self.e0 = EndpointMachine(src, sport)
+        self.e1 = EndpointMachine(dst, dport)
+        self.ws = WSConv()
+        self.zk = ZeekConn()
+        self.syn_count = [0, 0]
+        self.synack_count = [0, 0]
+        self.first_syn_ts: int | None = None
+        self.first_syn_n = 0
+        self.last_syn_ts: int | None = None
+        self.synack_ts: int | None = None
+        self.last_synack_ts: int | None = None
+        self.syn_to_synack_ns: int | None = None
+        self.synack_to_ack_ns: int | None = None
+        self.irtt_ns: int | None = None
+        self.irtt_n = 0
+        self.refused = False
+        self.icmp_error: dict[str, Any] | None = None
+        self.close: str | None = None
+        self.closed_by_addr: tuple[bytes, int] | None = None
+        self.close_n = 0
+        self.close_ts = 0
+        self.tfo_bytes = 0
+        self.tfo_cookie = False
+        self.retrans_packets = 0
+        self.retrans_bytes = [0, 0]
+        self.retrans_unneeded = [0, 0]
+        self.sack_blocks: list[tuple[tuple[int, int], ...]] = [(), ()]
+        self.anomalies: list[tuple[str, int]] = []
+        self.last_ts = 0
+        self.ws_conversations = 1
+        self.packets = 0
+
+    def side(self, addr: bytes, port: int | None) -> int:
+        """Return 0 or 1: which machine is the endpoint (addr, port)."""
+        return 0 if (addr == self.e0.addr and port == self.e0.port) else 1
+
+
+def _covered(lo: int, hi: int, ack: int, blocks: tuple[tuple[int, int], ...]) -> int:
+    """Return how many bytes of [lo, hi) the receiver had acknowledged (cumulatively or by SACK)."""
+    n = 0
+    size = (hi - lo) & M32
+    if size == 0:
+        return 0
+    a = (ack - lo) & M32
+    if a < 0x80000000:
+        n = min(a, size)
+    for left, right in blocks:
+        s = max(0, (left - lo) & M32 if ((left - lo) & M32) < 0x80000000 else 0)
+        e = (right - lo) & M32
+        if e >= 0x80000000:
+            continue
+        e = min(e, size)
+        s = max(s, n)
+        if e > s:
+            n += e - s
+    return min(n, size)
+
+
+class TCPTracker:
+    """Sans-IO TCP tracker; see the module docstring. One instance per capture pass."""
+
+    def __init__(self, idle_timeout_ns: int = 300 * 10**9, *, events: bool = True,
+                 max_events: int = 1 << 16) -> None:
+        self.idle_timeout_ns = idle_timeout_ns
+        self._events_on = events
+        self._queue: deque[tuple[Any, ...]] = deque(maxlen=max_events)
+        self._live: dict[int, Any] = {}
+        self._count = 0
+
+    # ------------------------------------------------------------------------------------------ packets
+    def process(self, pkt: Any, n: int, ts_ns: int, flow: Any, forward: bool) -> list[str]:
+        """Return tshark's ``tcp.analysis`` flag names for packet ``n`` and update the connection.
+
+        Args:
+            pkt: the decoded Packet (``pkt.tcp`` is not None).
+            n: its 1-based number in the capture; ts_ns: its timestamp.
+            flow: its Flow from the conversation table; forward: direction in that flow (unused: the
+                tracker keys endpoints by address and port, since the flow may swap).
+        """
+        t = pkt.transport
+        net = pkt.network
+        src = net.src
+        sport = t.src_port
+        c = flow.tcp
+        if c is None:
+            c = flow.tcp = TCPConn(flow.id, src, sport, net.dst, t.dst_port)
+            self._live[id(flow)] = flow
+        c.packets += 1
+        c.last_ts = ts_ns
+        if src == c.e0.addr and sport == c.e0.port:
+            s = 0
+            e, r = c.e0, c.e1
+        else:
+            s = 1
+            e, r = c.e1, c.e0
+        flags = t.flags
+        seq = t.seq
+        ack = t.ack
+        window = t.window
+        ipl = pkt.ip_payload_length
+        hl = t.header_length
+        ta = 0
+        if ipl is not None and ipl >= hl and not pkt.is_fragment:
+            seglen = ipl - hl
+            ws = c.ws
+            if s == 0:
+                wf, wr = ws.d0, ws.d1
+            else:
+                wf, wr = ws.d1, ws.d0
+            if flags & SYN and wf.base_set and seq != wf.base_seq:
+                # tshark starts a new conversation ("reused ports")
+                ws = c.ws = WSConv()
+                c.ws_conversations += 1
+                wf, wr = (ws.d0, ws.d1) if s == 0 else (ws.d1, ws.d0)
+            if not wf.base_set:
+                wf.base_seq = seq if flags & SYN else (seq - 1) & M32
+                wf.base_set = True
+            if not wr.base_set and flags & ACK:
+                wr.base_seq = (ack - 1) & M32
+                wr.base_set = True
+            ta = analyze(ws, wf, wr, seq, ack, seglen, flags, window, ts_ns)
+            opts = t.options
+            if flags & SYN:
+                if not flags & ACK:
+                    ws.ts_mru_syn = ts_ns
+                    ws.has_syn = True
+                wf.is_first_ack = True
+                for o in opts:
+                    if isinstance(o, WindowScaleOption):
+                        wf.win_scale = o.shift if o.shift <= 14 else 14
+                        break
+                if wf.win_scale == -1:
+                    wf.win_scale = -2
+                    wr.win_scale = -2
+                elif flags & ACK and wr.win_scale == -2:
+                    wf.win_scale = -2
+            elif flags & ACK:
+                if ws.has_syn and not ws.has_rtt:
+                    d = ts_ns - ws.ts_mru_syn
+                    if d:
+                        ws.ts_first_rtt = d
+                        ws.has_rtt = True
+                        if c.irtt_ns is None:
+                            c.irtt_ns = d
+                            c.irtt_n = n
+                            if self._events_on:
+                                self._queue.append((HandshakeCompleted, c.flow_id, ts_ns, n, d))
+                wf.is_first_ack = False
+            if opts and flags & ACK:
+                blocks: tuple[tuple[int, int], ...] = ()
+                for o in opts:
+                    if isinstance(o, SACKOption):
+                        blocks = o.blocks
+                        break
+                c.sack_blocks[s] = blocks
+            if ta & ANY_RETRANSMISSION:
+                c.retrans_packets += 1
+                self._retransmitted(c, s, wf, wr, seq, seglen, ta, flow, ts_ns, n)
+        else:
+            seglen = 0 if ipl is None else max(ipl - hl, 0)
+        # handshake facts
+        if flags & SYN:
+            self._syn(c, s, flags, seglen, ts_ns, n, t)
+        elif flags & ACK and c.synack_ts is not None and c.synack_to_ack_ns is None and s != self._synack_side(c):
+            c.synack_to_ack_ns = ts_ns - (c.last_synack_ts or c.synack_ts)
+        # RFC 9293 inference
+        if flags & SYN:
+            scaled = window
+        else:
+            scaled = window << e.wscale
+        old_e, old_r = e.state, r.state
+        ne, nr = len(e.timeline), len(r.timeline)
+        notes = observe_segment(e, r, flags, seq, ack, seglen, scaled, ts_ns, n)
+        if notes:
+            self._notes(c, notes, flags, src, sport, ts_ns, n, flow)
+        if self._events_on and (len(e.timeline) != ne or len(r.timeline) != nr):
+            self._state_events(c, e, ne, old_e, flow)
+            self._state_events(c, r, nr, old_r, flow)
+        if flags & (FIN | RST) and c.close is None and (flags & FIN or notes & NOTE_RST_ACCEPTED):
+            c.close = "rst" if flags & RST else "fin"
+            c.closed_by_addr = (src, sport)
+            c.close_n = n
+            c.close_ts = ts_ns
+        # Zeek
+        c.zk.packet(src, sport, net.dst, t.dst_port, flags, seq, ack, seglen, window)
+        self._count += 1
+        if not self._count & 0xFFFF:
+            self.expire(ts_ns)
+        if ta:
+            return list(flag_names(ta))
+        return []
+
+    @staticmethod
+    def _synack_side(c: TCPConn) -> int:
+        return 0 if c.synack_count[0] else 1
+
+    def _syn(self, c: TCPConn, s: int, flags: int, seglen: int, ts: int, n: int, t: Any) -> None:
+        if flags & ACK:
+            c.synack_count[s] += 1
+            if c.synack_ts is None:
+                c.synack_ts = ts
+                if c.last_syn_ts is not None:
+                    c.syn_to_synack_ns = ts - c.last_syn_ts
+            c.last_synack_ts = ts
+        else:
+            c.syn_count[s] += 1
+            if c.first_syn_ts is None:
+                c.first_syn_ts = ts
+                c.first_syn_n = n
+            if c.synack_ts is None:
+                c.last_syn_ts = ts
+            if seglen:
+                c.tfo_bytes += seglen
+            for o in t.options:
+                if type(o).__name__ == "FastOpenOption":
+                    c.tfo_cookie = True
+            # window scale for the RFC machines: both SYNs must carry the option
+        if flags & SYN:
+            e = c.e0 if s == 0 else c.e1
+            for o in t.options:
+                if isinstance(o, WindowScaleOption):
+                    e.wscale = min(o.shift, 14)
+                    break
+            else:
+                c.e0.wscale = c.e1.wscale = 0
+
+    def _retransmitted(self, c: TCPConn, s: int, wf: WSDir, wr: WSDir, seq: int, seglen: int, ta: int, flow: Any,
+                       ts: int, n: int) -> None:
+        if seglen:
+            c.retrans_bytes[s] += seglen
+            c.retrans_unneeded[s] += _covered(seq, (seq + seglen) & M32, wr.lastack,
+                                              c.sack_blocks[1 - s])
+            end = (seq + seglen) & M32
+            for seg in wf.segments:  # Karn: samples for these bytes are now ambiguous
+                if ((seg[1] - seq) & M32) - 1 < 0x7FFFFFFF and ((end - seg[0]) & M32) - 1 < 0x7FFFFFFF:
+                    seg[3] = 1
+        if self._events_on:
+            kind = ("fast_retransmission" if ta & FAST_RETRANSMISSION else
+                    "spurious_retransmission" if ta & SPURIOUS_RETRANSMISSION else "retransmission")
+            self._queue.append((SegmentRetransmitted, c.flow_id, ts, n, s, kind))
+
+    def _notes(self, c: TCPConn, notes: int, flags: int, src: bytes, sport: int, ts: int, n: int,
+               flow: Any) -> None:
+        if notes & NOTE_REFUSED:
+            c.refused = True
+        if flags & RST and self._events_on:
+            self._queue.append((ResetObserved, c.flow_id, ts, n, c.side(src, sport),
+                                bool(notes & NOTE_RST_ACCEPTED), bool(notes & NOTE_REFUSED)))
+        for bit, name in _NOTE_NAMES:
+            if notes & bit:
+                c.anomalies.append((name, n))
+                if self._events_on:
+                    self._queue.append((AnomalyObserved, c.flow_id, ts, n, name))
+
+    def _state_events(self, c: TCPConn, m: EndpointMachine, start: int, old: TCPState, flow: Any) -> None:
+        prev = old if start == 0 else m.timeline[start - 1][0]
+        if start:
+            prev = m.timeline[start - 1][0]
+        for st, ts, n, seen in m.timeline[start:]:
+            self._queue.append((StateChanged, c.flow_id, ts, n, m, prev, st, seen, flow))
+            prev = st
+
+    def process_icmp(self, pkt: Any, n: int, ts_ns: int, flow: Any) -> None:
+        """Attach an ICMP/ICMPv6 error quoting a segment of ``flow`` to it (sender address, type, code)."""
+        q = pkt.quoted
+        icmp = pkt.icmp
+        if q is None or icmp is None or q.network is None or q.transport is None:
+            return
+        qt = q.transport
+        qsrc = q.network.src
+        c = flow.tcp
+        if c is None:
+            c = flow.tcp = TCPConn(flow.id, qsrc, qt.src_port, q.network.dst, qt.dst_port)
+            self._live[id(flow)] = flow
+        m = c.e0 if c.side(qsrc, qt.src_port) == 0 else c.e1
+        sender = _addr(pkt.network.src)
+        if c.icmp_error is None:
+            c.icmp_error = {"type": icmp.type, "code": icmp.code, "sender": sender, "packet": n, "ts_ns": ts_ns,
+                            "quoted_seq": getattr(qt, "seq", None), "version": icmp.version}
+        unreach = (icmp.version == 4 and icmp.type == 3 and icmp.code != 4) or (icmp.version == 6 and icmp.type == 1)
+        if unreach:
+            old = m.state
+            if apply_icmp_unreachable(m, ts_ns, n) is not None and self._events_on:
+                self._state_events(c, m, len(m.timeline) - 1, old, flow)
+        if self._events_on:
+            self._queue.append((ICMPErrorObserved, c.flow_id, ts_ns, n, icmp.type, icmp.code, sender))
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    def expire(self, now_ns: int) -> int:
+        """Finalize connections idle for longer than the idle timeout; return how many were."""
+        old = [k for k, f in self._live.items() if now_ns - f.tcp.last_ts > self.idle_timeout_ns]
+        for k in old:
+            f = self._live.pop(k)
+            self._finalize(f.tcp)
+        return len(old)
+
+    @staticmethod
+    def _finalize(c: TCPConn) -> None:
+        finish_endpoint(c.e0)
+        finish_endpoint(c.e1)
+        c.ws.d0.segments.clear()
+        c.ws.d1.segments.clear()
+
+    def finish(self) -> None:
+        """End of input: apply pending inferences (FINs received) and release per-packet state."""
+        for f in self._live.values():
+            self._finalize(f.tcp)
+        self._live.clear()
+
+    def events(self) -> list[TrackerEvent]:
+        """Return and clear the queued events, oldest first."""
+        out: list[TrackerEvent] = []
+        q = self._queue
+        while q:
+            item = q.popleft()
+            cls = item[0]
+            if cls is StateChanged:
+                _, fid, ts, n, m, old, new, seen, flow = item
+                who = "client" if (m.addr == flow.a_addr and m.port == flow.a_port) else "server"
+                out.append(StateChanged(fid, ts, n, who, old, new, seen))
+            elif cls is SegmentRetransmitted or cls is ResetObserved:
+                out.append(cls(item[1], item[2], item[3], self._who_side(item[4]), *item[5:]))
+            else:
+                out.append(cls(*item[1:]))
+        return out
+
+    @staticmethod
+    def _who_side(s: int) -> str:
+        return "client" if s == 0 else "server"
+
+    # ------------------------------------------------------------------------------------ reports
+    @staticmethod
+    def _client_server(flow: Any) -> tuple[EndpointMachine, EndpointMachine, int]:
+        c: TCPConn = flow.tcp
+        if c.e0.addr == flow.a_addr and c.e0.port == flow.a_port:
+            return c.e0, c.e1, 0
+        return c.e1, c.e0, 1
+
+    def flow_keys(self, flow: Any) -> dict[str, Any]:
+        """Return the TCP keys of ``rawnet pcap flows`` for one flow (see the module docstring)."""
+        c: TCPConn | None = flow.tcp
+        if c is None:
+            return {"conn_state": "OTH", "history": "", "irtt_ns": None, "retransmissions": 0,
+                    "client_state": "UNKNOWN", "server_state": "UNKNOWN", "close": None, "closed_by": None}
+        finish_endpoint(c.e0)
+        finish_endpoint(c.e1)
+        cl, sv, ci = self._client_server(flow)
+        closed_by = None
+        if c.closed_by_addr is not None:
+            closed_by = "client" if c.closed_by_addr == (cl.addr, cl.port) else "server"
+        rtt = self._rtt(c)
+        si = 1 - ci
+        return {
+            "conn_state": c.zk.conn_state(),
+            "history": c.zk.history_str(),
+            "irtt_ns": c.irtt_ns,
+            "retransmissions": c.retrans_packets,
+            "client_state": str(cl.state),
+            "server_state": str(sv.state),
+            "close": c.close,
+            "closed_by": closed_by,
+            "syn_retransmissions": max(c.syn_count[ci] - 1, 0),
+            "synack_retransmissions": max(c.synack_count[si] - 1, 0),
+            "syn_to_synack_ns": c.syn_to_synack_ns,
+            "synack_to_ack_ns": c.synack_to_ack_ns,
+            "refused": c.refused,
+            "icmp_error": c.icmp_error,
+            "tfo_data_bytes": c.tfo_bytes,
+            "retransmitted_bytes_client": c.retrans_bytes[ci],
+            "retransmitted_bytes_server": c.retrans_bytes[si],
+            "retransmitted_bytes_unneeded": c.retrans_unneeded[0] + c.retrans_unneeded[1],
+            "rtt_samples": rtt[0],
+            "rtt_min_ns": rtt[1],
+            "rtt_avg_ns": rtt[2],
+            "rtt_max_ns": rtt[3],
+            "anomalies": [name for name, _ in c.anomalies],
+        }
+
+    @staticmethod
+    def _rtt(c: TCPConn) -> tuple[int, int | None, int | None, int | None]:
+        n = c.ws.d0.rtt_n + c.ws.d1.rtt_n
+        if not n:
+            return 0, None, None, None
+        mins = [d.rtt_min for d in (c.ws.d0, c.ws.d1) if d.rtt_n]
+        maxs = [d.rtt_max for d in (c.ws.d0, c.ws.d1) if d.rtt_n]
+        return n, min(mins), (c.ws.d0.rtt_sum + c.ws.d1.rtt_sum) // n, max(maxs)
+
+    def timeline(self, flow: Any) -> list[dict[str, Any]]:
+        """Return both endpoints' state transitions in packet order (ties: the order they were inferred)."""
+        c: TCPConn | None = flow.tcp
+        if c is None:
+            return []
+        finish_endpoint(c.e0)
+        finish_endpoint(c.e1)
+        cl, sv, _ = self._client_server(flow)
+        items: list[tuple[int, int, int, dict[str, Any]]] = []
+        k = 0
+        for m, who in ((cl, "client"), (sv, "server")):
+            for st, ts, n, seen in m.timeline:
+                items.append((n, ts, k, {"endpoint": who, "state": str(st), "ts_ns": ts, "packet": n,
+                                         "seen": seen}))
+                k += 1
+        # a packet's own transitions: sender (seen) before receiver (inferred), else insertion order
+        items.sort(key=lambda x: (x[0], not x[3]["seen"], x[2]))
+        return [x[3] for x in items]

@@ -1,0 +1,264 @@
+"""Wireshark-compatible TCP sequence analysis: the ``tcp.analysis.*`` flags of one packet.
+
+Theory of operation: this is a transcription, by behaviour, of ``tcp_analyze_sequence_number`` in
+Wireshark's ``epan/dissectors/packet-tcp.c`` as shipped in the installed tshark (4.0), checked packet
+for packet against ``tshark -T fields -e tcp.analysis.*`` (tests/corpus/test_tcp_oracle.py). Each
+direction of a conversation keeps the same few numbers Wireshark keeps (``WSDir``): the highest
+next-sequence seen (``nextseq``, 0 meaning "unknown", as in Wireshark) and when, the highest
+contiguous sequence that may be acknowledged (``maxseqtobeacked``), the last ACK and window sent, the
+duplicate-ACK counter, the flags given to the previous segment, and the list of segments sent but not
+yet acknowledged. Checks run in Wireshark's order and with its quirks:
+
+* all arithmetic is on unsigned 32-bit sequence numbers, compared in sequence space (``_gt``);
+* the window is the raw 16-bit field; window scale comes from the SYN options (-1 unknown, -2 none);
+* a zero-window probe skips the other checks of its direction, so do Keep-Alive ACK,
+  ZeroWindowProbeAck and Dup ACK;
+* Spurious, Fast Retransmission, Out-Of-Order and Retransmission are tried only for segments that
+  carry data, SYN or FIN and are not Keep-Alives; fast retransmission wins over out-of-order
+  (``tcp_fastrt_precedence`` default); a Fast or Spurious retransmission is also reported as a
+  retransmission, since tshark adds the ``tcp.analysis.retransmission`` expert item to both;
+* the out-of-order window is the conversation's iRTT when known, else 3 ms, and the fast
+  retransmission window is 20 ms after the peer's last ACK.
+
+Only the analysis flags are computed; bytes in flight, PDU tracking and reassembly are not.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["FLAG_NAMES", "WSDir", "WSConv", "flag_names", "analyze"]
+
+M32 = 0xFFFFFFFF
+HALF = 0x80000000
+
+RETRANSMISSION = 0x1
+FAST_RETRANSMISSION = 0x2
+SPURIOUS_RETRANSMISSION = 0x4
+OUT_OF_ORDER = 0x8
+LOST_SEGMENT = 0x10
+ACK_LOST_SEGMENT = 0x20
+DUPLICATE_ACK = 0x40
+ZERO_WINDOW = 0x80
+ZERO_WINDOW_PROBE = 0x100
+ZERO_WINDOW_PROBE_ACK = 0x200
+WINDOW_FULL = 0x400
+WINDOW_UPDATE = 0x800
+KEEP_ALIVE = 0x1000
+KEEP_ALIVE_ACK = 0x2000
+REUSED_PORTS = 0x4000
+
+ANY_RETRANSMISSION = RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION
+
+FLAG_NAMES: tuple[tuple[int, str], ...] = (
+    (RETRANSMISSION, "retransmission"),
+    (FAST_RETRANSMISSION, "fast_retransmission"),
+    (SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
+    (OUT_OF_ORDER, "out_of_order"),
+    (LOST_SEGMENT, "lost_segment"),
+    (ACK_LOST_SEGMENT, "ack_lost_segment"),
+    (DUPLICATE_ACK, "duplicate_ack"),
+    (ZERO_WINDOW, "zero_window"),
+    (ZERO_WINDOW_PROBE, "zero_window_probe"),
+    (ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
+    (WINDOW_FULL, "window_full"),
+    (WINDOW_UPDATE, "window_update"),
+    (KEEP_ALIVE, "keep_alive"),
+    (KEEP_ALIVE_ACK, "keep_alive_ack"),
+)
+"""Flag bits and tshark's field names without the ``tcp.analysis.`` prefix, in report order."""
+
+_NAME_CACHE: dict[int, tuple[str, ...]] = {}
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+FAST_RT_WINDOW_NS = 20_000_000
+DEFAULT_OOO_NS = 3_000_000
+MAX_UNACKED = 1000
+
+
+def flag_names(mask: int) -> tuple[str, ...]:
+    """Return the tshark names of the analysis bits in ``mask``, in report order (cached)."""
+    names = _NAME_CACHE.get(mask)
+    if names is None:
+        if mask & (FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION):
+            mask_r = mask | RETRANSMISSION
+        else:
+            mask_r = mask
+        names = tuple(n for bit, n in FLAG_NAMES if mask_r & bit)
+        _NAME_CACHE[mask] = names
+    return names
+
+
+def _gt(a: int, b: int) -> bool:
+    """Return a > b in 32-bit sequence space (Wireshark's GT_SEQ)."""
+    d = (a - b) & M32
+    return 0 < d <= HALF
+
+
+class WSDir:
+    """Wireshark's per-direction analysis state (``tcp_flow_t`` + ``tcp_analyze_seq_flow_info_t``)."""
+
+    __slots__ = ("nextseq", "nextseqtime", "maxseqtobeacked", "lastack", "lastacktime", "window",
+                 "win_scale", "is_first_ack", "dupacknum", "lastsegmentflags", "lastacklen", "segments",
+                 "base_seq", "base_set", "rtt_n", "rtt_sum", "rtt_min", "rtt_max")
+
+    def __init__(self) -> None:
+        self.nextseq = 0
+        self.nextseqtime = 0
+        self.maxseqtobeacked = 0
+        self.lastack = 0
+        self.lastacktime = 0
+        self.window = M32  # G_MAXUINT32: nothing seen yet
+        self.win_scale = -1
+        self.is_first_ack = True
+        self.dupacknum = 0
+        self.lastsegmentflags = 0
+        self.lastacklen = 0
+        self.segments: deque[list[int]] = deque()  # [seq, nextseq, ts_ns, karn] oldest first
+        self.base_seq = 0
+        self.base_set = False
+        self.rtt_n = 0
+        self.rtt_sum = 0
+        self.rtt_min = 0
+        self.rtt_max = 0
+
+
+class WSConv:
+    """One Wireshark TCP conversation: two directions plus the handshake timestamps."""
+
+    __slots__ = ("d0", "d1", "ts_mru_syn", "has_syn", "ts_first_rtt", "has_rtt")
+
+    def __init__(self) -> None:
+        self.d0 = WSDir()
+        self.d1 = WSDir()
+        self.ts_mru_syn = 0
+        self.has_syn = False
+        self.ts_first_rtt = 0
+        self.has_rtt = False
+
+
+def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, flags: int, window: int,
+            ts: int) -> int:
+    """Return the analysis bits of one segment and update both directions' state.
+
+    Args:
+        c: the conversation (for the iRTT used as the out-of-order window).
+        fwd: state of the sending direction; rev: of the other one.
+        seq, ack, flags, window: raw header fields (window unscaled).
+        seglen: TCP payload length from the IP header.
+        ts: capture timestamp in ns.
+    """
+    ta = 0
+    fnext = fwd.nextseq
+    ctl = flags & (SYN | FIN | RST)
+
+    # ZERO WINDOW PROBE
+    if seglen == 1 and seq == fnext and rev.window == 0:
+        ta = ZERO_WINDOW_PROBE
+    else:
+        if window == 0 and not ctl:
+            ta = ZERO_WINDOW
+        # LOST SEGMENT (previous segment not captured)
+        if fnext and not flags & RST and 0 < ((seq - fnext) & M32) <= HALF:
+            ta |= LOST_SEGMENT
+        # KEEP ALIVE
+        if seglen <= 1 and not ctl and seq == ((fnext - 1) & M32):
+            ta |= KEEP_ALIVE
+        if seglen == 0 and not ctl:
+            same = seq == fnext and ack == fwd.lastack
+            if window and window != fwd.window and same:
+                ta |= WINDOW_UPDATE
+        # WINDOW FULL
+        if seglen > 0 and rev.win_scale != -1 and not ctl:
+            shift = 0 if (rev.is_first_ack or rev.win_scale == -2) else rev.win_scale
+            if ((seq + seglen) & M32) == ((rev.lastack + ((rev.window << shift) & M32)) & M32):
+                ta |= WINDOW_FULL
+        if seglen == 0 and not ctl and seq == fnext:
+            if window and window == fwd.window and ack == fwd.lastack:
+                if rev.lastsegmentflags & KEEP_ALIVE:
+                    ta |= KEEP_ALIVE_ACK
+                else:
+                    # DUPLICATE ACK
+                    fwd.dupacknum += 1
+                    ta |= DUPLICATE_ACK
+            elif (window == 0 and window == fwd.window and rev.lastsegmentflags & ZERO_WINDOW_PROBE
+                  and ack == fwd.lastack):
+                ta |= ZERO_WINDOW_PROBE_ACK
+
+    # finished_fwd: a new ACK value resets the duplicate-ACK counter
+    if ack != fwd.lastack:
+        fwd.dupacknum = 0
+
+    # ACKED LOST SEGMENT (ACKed unseen segment)
+    if flags & ACK and rev.maxseqtobeacked and 0 < ((ack - rev.maxseqtobeacked) & M32) <= HALF:
+        rev.maxseqtobeacked = ack
+        ta |= ACK_LOST_SEGMENT
+
+    # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER / SPURIOUS
+    if (seglen > 0 or flags & (SYN | FIN)) and not ta & KEEP_ALIVE:
+        seq_not_advanced = fnext != 0 and 0 < ((fnext - seq) & M32) <= HALF
+        if seglen > 1 and ((fnext - 1) & M32) == seq:
+            seq_not_advanced = False
+        rlast = rev.lastack
+        if seglen > 0 and rlast and not (0 < (((seq + seglen) & M32) - rlast) & M32 <= HALF):
+            ta |= SPURIOUS_RETRANSMISSION
+        elif seq_not_advanced:
+            t = ts - rev.lastacktime
+            if t < 0:
+                t = 0
+            if t < FAST_RT_WINDOW_NS and rev.dupacknum >= 2 and rlast == seq:
+                ta |= FAST_RETRANSMISSION
+            else:
+                ooo = c.ts_first_rtt if c.has_rtt else DEFAULT_OOO_NS
+                ooo_flag = False
+                if ts - fwd.nextseqtime < ooo:
+                    if fnext != ((seq + seglen + (1 if flags & (SYN | FIN) else 0)) & M32):
+                        ooo_flag = True
+                    elif fwd.lastacklen == 0:
+                        ooo_flag = True
+                ta |= OUT_OF_ORDER if ooo_flag else RETRANSMISSION
+
+    # remember the segment until it is acknowledged
+    nextseq = (seq + seglen) & M32
+    if seglen or flags & (SYN | FIN):
+        if flags & (SYN | FIN):
+            nextseq = (nextseq + 1) & M32
+        if len(fwd.segments) < MAX_UNACKED:
+            fwd.segments.append([seq, nextseq, ts, 1 if ta & ANY_RETRANSMISSION else 0])
+    if not fnext or 0 < ((nextseq - ((fnext + (1 if flags & (SYN | FIN) else 0)) & M32)) & M32) <= HALF:
+        fwd.lastacklen = seglen
+    if not fnext or 0 < ((nextseq - fnext) & M32) <= HALF:
+        if not ta & ZERO_WINDOW_PROBE:
+            fwd.nextseq = nextseq
+            fwd.nextseqtime = ts
+    if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+        if not ta & ZERO_WINDOW_PROBE:
+            fwd.maxseqtobeacked = fwd.nextseq
+
+    fwd.window = window
+    fwd.lastack = ack
+    fwd.lastacktime = ts
+    fwd.lastsegmentflags = ta
+
+    # forget the other direction's segments this ACK covers
+    segs = rev.segments
+    while segs:
+        s = segs[0]
+        if ack == s[1]:
+            segs.popleft()
+            if not s[3] and flags & ACK:
+                # Karn's rule: only segments sent once give an RTT sample (RFC 6298 §3)
+                d = ts - s[2]
+                if rev.rtt_n == 0 or d < rev.rtt_min:
+                    rev.rtt_min = d
+                if d > rev.rtt_max:
+                    rev.rtt_max = d
+                rev.rtt_n += 1
+                rev.rtt_sum += d
+        elif 0 < ((ack - s[1]) & M32) <= HALF:
+            segs.popleft()
+        else:
+            if 0 < ((ack - s[0]) & M32) <= HALF:
+                s[0] = ack
+            break
+    return ta
