@@ -59,8 +59,8 @@ def _filter_options(fn: F) -> F:
 def _make_filter(kw: dict[str, Any]) -> SocketFilter:
     protos = frozenset(p for p in ("tcp", "udp") if kw.pop(p))
     families = frozenset(f for f, k in ((4, "v4"), (6, "v6")) if kw.pop(k))
-    states = parse_states(kw.pop("states")) if kw["states"] else frozenset()
-    kw.pop("states", None)
+    names = kw.pop("states")
+    states = parse_states(names) if names else frozenset()
     return SocketFilter(protos=protos, families=families, states=states, listening=kw.pop("listening"),
                         port=kw.pop("port"), sport=kw.pop("sport"), dport=kw.pop("dport"), pid=kw.pop("pid"),
                         process=kw.pop("process"), host=kw.pop("host"))

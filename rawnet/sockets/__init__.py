@@ -71,8 +71,10 @@ def snapshot(*, reader: Reader = "diag", processes: bool = True, flt: SocketFilt
     Raises:
         PrivilegeError: the reader may not run at all.
         SocketTableError: the reader failed otherwise.
-        UsageError: unknown reader.
+        UsageError: unknown reader, or a pid/process filter without ``processes``.
     """
+    if not processes and flt is not None and (flt.pid is not None or flt.process is not None):
+        raise UsageError("--pid and --process need process resolution; drop --no-processes")
     protos: Iterable[str] = sorted(flt.protos) if flt and flt.protos else ("tcp", "udp")
     families: Iterable[int] = sorted(flt.families) if flt and flt.families else (4, 6)
     ts = clock()

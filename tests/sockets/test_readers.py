@@ -151,6 +151,8 @@ def test_readers_agree_here_on_rows() -> None:
 def test_snapshot_filter_and_unknown_reader() -> None:
     t = snapshot(flt=SocketFilter(protos=frozenset({"udp"}), families=frozenset({6})), processes=False)
     assert {(e.proto, e.family) for e in t.entries} <= {("udp", 6)}
+    with pytest.raises(UsageError, match=r"^--pid and --process need process resolution; drop --no-processes$"):
+        snapshot(flt=SocketFilter(pid=1), processes=False)
     with pytest.raises(UsageError, match=r"^reader 'ss' is unknown \(diag or psutil\)$"):
         snapshot(reader="ss")  # type: ignore[arg-type]
 
