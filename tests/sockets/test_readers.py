@@ -191,8 +191,11 @@ def test_process_info_matches_psutil_for_long_names(tmp_path: object) -> None:
 
     link = os.path.join(str(tmp_path), "a-very-long-process-name-for-rawnet")
     os.symlink(sys.executable, link)
-    child = subprocess.Popen([link, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    child = subprocess.Popen([link, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"up\n"  # exec'd: comm and cmdline are the child's own
         name, user = _diag.process_info(child.pid)
         p = psutil.Process(child.pid)
         assert (name, user) == (p.name(), p.username())
@@ -201,6 +204,7 @@ def test_process_info_matches_psutil_for_long_names(tmp_path: object) -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(10)
+        child.stdout.close()
     assert _diag.process_info(child.pid) == (None, None)  # gone: no error
 
 
