@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import io
 import subprocess
 import sys
@@ -162,3 +163,24 @@ def test_stdin_through_a_pipe(data: bytes, expected: str) -> None:
                           timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode().strip() == expected
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
+def test_tcpdump_pipe_to_stdin() -> None:
+    """``tcpdump -w - | reader -``: the shape of ``tcpdump -w - | rawnet pcap flows -``."""
+    capture = ROOT / "captures" / "tcp-lossy.pcap"
+    script = ("from rawnet.capture import iter_frames\n"
+              "frames = list(iter_frames('-', chunk_size=4096))\n"
+              "print(len(frames), sum(f.wirelen for f in frames))")
+    tcpdump = subprocess.Popen(["tcpdump", "-r", str(capture), "-w", "-"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], stdin=tcpdump.stdout, capture_output=True, cwd=ROOT,
+                              timeout=60)
+    finally:
+        assert tcpdump.stdout is not None
+        tcpdump.stdout.close()
+        tcpdump.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.decode()
+    expected = [f.wirelen for f in iter_frames(capture)]
+    assert proc.stdout.decode().split() == [str(len(expected)), str(sum(expected))]
