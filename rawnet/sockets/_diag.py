@@ -31,11 +31,13 @@ __all__ = ["read_entries", "inode_owners", "KERNEL_STATES"]
 
 S = SocketState
 
-#: Linux ``include/net/tcp_states.h`` numbers -> RFC 9293 names. NEW_SYN_RECV (12) is reported as
-#: SYN_RECV by inet_diag and BOUND_INACTIVE (13) only when asked for, so neither appears here.
+#: Linux ``include/net/tcp_states.h`` numbers -> RFC 9293 names. inet_diag reports request sockets
+#: (NEW_SYN_RECV, 12) as SYN_RECV already; 12 is mapped anyway so a kernel that did not would still
+#: read right. BOUND_INACTIVE (13) comes only when asked for, and we do not ask.
 KERNEL_STATES: Final[dict[int, SocketState]] = {
     1: S.ESTABLISHED, 2: S.SYN_SENT, 3: S.SYN_RECEIVED, 4: S.FIN_WAIT_1, 5: S.FIN_WAIT_2,
     6: S.TIME_WAIT, 7: S.CLOSED, 8: S.CLOSE_WAIT, 9: S.LAST_ACK, 10: S.LISTEN, 11: S.CLOSING,
+    12: S.SYN_RECEIVED,
 }
 
 _NETLINK_SOCK_DIAG: Final = 4
@@ -264,7 +266,7 @@ def read_entries(*, protos: Iterable[str] = ("tcp", "udp"), families: Iterable[i
                 st = states[state]
                 if st is None:
                     raise SocketTableError(f"sock_diag: TCP socket {laddr} port {lport} has kernel state "
-                                           f"{state} (expected 1 to 11)")
+                                           f"{state} (expected 1 to 12)")
             else:
                 st = none_state
             if inode == 0:

@@ -43,9 +43,10 @@ def test_psutil_mapping_by_string_value_of_enums() -> None:
 
 
 def test_kernel_state_numbers() -> None:
-    assert [str(_diag.KERNEL_STATES[i]) for i in range(1, 12)] == [
+    assert [str(_diag.KERNEL_STATES[i]) for i in range(1, 13)] == [
         "ESTABLISHED", "SYN_SENT", "SYN_RECEIVED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED", "CLOSE_WAIT",
-        "LAST_ACK", "LISTEN", "CLOSING"]
+        "LAST_ACK", "LISTEN", "CLOSING", "SYN_RECEIVED"]
+    assert 13 not in _diag.KERNEL_STATES
 
 
 # ------------------------------------------------------------------ sock_diag parser on crafted bytes
