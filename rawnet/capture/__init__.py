@@ -19,6 +19,7 @@ from .pcap import RawRecord as RawRecord
 from .pcapng import PcapngDecoder as PcapngDecoder
 from .writer import PcapngWriter as PcapngWriter
 from .writer import PcapWriter as PcapWriter
+from .writer import append_packet as append_packet
 from .writer import open_pcap_for_append as open_pcap_for_append
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PcapngDecoder",
     "PcapngWriter",
     "RawRecord",
+    "append_packet",
     "iter_frames",
     "iter_records",
     "open_capture",

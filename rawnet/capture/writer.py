@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import struct
 from types import TracebackType
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from ..errors import BuildError, CaptureFormatError, TruncatedCaptureError, UsageError
 from .frame import Frame
 from .pcap import PCAP_HEADER_LEN, PCAP_MAGIC_NS, PCAP_MAGIC_US, parse_pcap_header
 from .pcapng import BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC
 
-__all__ = ["PcapWriter", "PcapngWriter", "open_pcap_for_append"]
+__all__ = ["PcapWriter", "PcapngWriter", "append_packet", "open_pcap_for_append"]
 
 _NS_PER_S: Final = 1_000_000_000
 _MAX_U32: Final = 0xFFFFFFFF
@@ -231,3 +231,21 @@ def open_pcap_for_append(path: str | os.PathLike[str], linktype: int, *, nanosec
     except BaseException:
         f.close()
         raise
+
+
+def append_packet(path: str | os.PathLike[str], packet: Any, *, ts_ns: int = 0, nanosecond: bool = True) -> None:
+    """Append one codec ``Packet`` (bytes from ``rawnet.packet.stack.encode``) to a pcap file; returns nothing.
+
+    The file is created (nanosecond pcap, the packet's linktype) when missing or empty. The writer
+    reads no clock: pass ``ts_ns`` (default 0, i.e. 1970-01-01) to stamp the record.
+
+    Raises:
+        UsageError: the existing file has another linktype.
+        CaptureFormatError / TruncatedCaptureError: the existing file is not a clean pcap file.
+    """
+    from ..packet.stack import encode  # the codec is imported only when a Packet is written
+
+    data = encode(packet)
+    linktype = int(packet.linktype)
+    with open_pcap_for_append(path, linktype, nanosecond=nanosecond) as writer:
+        writer.write(Frame(ts_ns, linktype, data, len(data)))

@@ -149,3 +149,19 @@ def test_append_checks_linktype_format_and_truncation(tmp_path: Path) -> None:
         open_pcap_for_append(c, 1)
     assert (exc.value.offset, exc.value.records_read) == (len(good), 1)
     assert c.read_bytes()[:len(good)] == good  # untouched
+
+
+def test_append_packet_writes_encoded_codec_packets(tmp_path: Path) -> None:
+    from rawnet.capture.writer import append_packet
+    from rawnet.packet.stack import decode, encode
+
+    raw = bytes.fromhex("020000000002020000000001080045000028000100004006f9cdc6120001c6120002"
+                        "9c401f9000000001000000005002faf0e1e40000")
+    pkt = decode(raw, 1)
+    p = tmp_path / "built.pcap"
+    append_packet(p, pkt, ts_ns=1700000000_000000001)
+    append_packet(p, pkt)
+    frames = list(iter_frames(p))
+    assert [(f.ts_ns, f.linktype, f.data) for f in frames] == [
+        (1700000000_000000001, 1, encode(pkt)), (0, 1, encode(pkt))]
+    assert encode(pkt) == raw
