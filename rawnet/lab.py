@@ -147,7 +147,7 @@ class Lab:
         self.run(host, ["nft", "delete", "table", "inet", "rawnet"], check=False)
 
     def _nft_chain(self, host: str, hook: str) -> None:
-        self.nft(host, f"table inet rawnet {{ chain {hook} {{ type filter hook {hook} priority 0; policy accept; }} }}\n")
+        self.nft(host, f"table inet rawnet {{\n  chain {hook} {{\n    type filter hook {hook} priority 0; policy accept;\n  }}\n}}\n")
 
     def down(self) -> None:
         """Kill every process this lab started (by pid) and remove its namespaces."""

@@ -16,26 +16,60 @@ from ..errors import RawnetError
 __all__ = ["main", "cli"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# command name -> module in rawnet.cli that registers it; a command is imported only when used,
+# so `rawnet sockets` does not pay for the codec or numpy. Unknown names load every module.
+_MODULES = ("packet_cmds", "pcap_cmds", "sockets_cmds", "diag_cmds")
+_LAZY = {
+    "decode": "packet_cmds", "build": "packet_cmds", "pcap": "pcap_cmds", "sockets": "sockets_cmds",
+    "watch": "sockets_cmds", "probe": "diag_cmds", "ping": "diag_cmds", "traceroute": "diag_cmds",
+    "handshake": "diag_cmds", "doctor": "diag_cmds", "capture": "diag_cmds",
+}
+
+
+class _LazyGroup(click.Group):
+    """A click group whose commands are imported from their modules on first use."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._loaded: set[str] = set()
+
+    def _load(self, module: str) -> None:
+        if module in self._loaded:
+            return
+        self._loaded.add(module)
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as err:
+            if err.name == f"{__name__}.{module}":
+                return
+            raise
+        mod.register(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in _MODULES:
+            self._load(module)
+        return sorted(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = _LAZY.get(cmd_name)
+            if module is not None:
+                self._load(module)
+            if cmd_name not in self.commands:
+                for m in _MODULES:
+                    self._load(m)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="rawnet")
 @click.option("-v", "--verbose", count=True, help="log more (repeat for debug)")
 def cli(verbose: int) -> None:
     """rawnet: craft, parse, capture and explain packets, TCP connections and sockets."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="rawnet: %(levelname)s: %(message)s", stream=sys.stderr)
-
-
-def _register() -> None:
-    """Attach every command module's commands to the group (one line per module)."""
-    from . import packet_cmds
-
-    packet_cmds.register(cli)
-    from . import sockets_cmds; sockets_cmds.register(cli)  # noqa: E702
-    from . import pcap_cmds; pcap_cmds.register(cli)  # noqa: E702
-    from . import diag_cmds; diag_cmds.register(cli)  # noqa: E702
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,6 +62,10 @@ def add_batch(table: ConversationTable, buf: bytes, offs: np.ndarray, caplens: n
         ok = caplens >= 14 + 20 + 4 * tagged
     elif linktype in (101, 228, 229):
         v = a[np.minimum(offs, len(a) - 1)] >> 4
+        if linktype == 228:
+            v = np.where(v == 4, v, 0)
+        elif linktype == 229:
+            v = np.where(v == 6, v, 0)
         et = np.where(v == 4, 0x0800, np.where(v == 6, 0x86DD, 0))
         l3 = offs
         ok = caplens >= 20

@@ -49,6 +49,8 @@ def flow_fields(buf: bytes, off: int, caplen: int, linktype: int) -> FlowFields 
             return None
         v = buf[off] >> 4
         et = 0x0800 if v == 4 else 0x86DD if v == 6 else 0
+        if (linktype == 228 and v != 4) or (linktype == 229 and v != 6):
+            return None  # the link type names the version: let the full decoder report the mismatch
         p = off
     else:
         return None
