@@ -3,8 +3,10 @@ count the documented number of frames; a few files are checked frame by frame.""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,32 @@ def test_two_interfaces_pcapng() -> None:
     # each packet crossed the router: the same bytes are seen on both sides (MACs and TTL differ)
     assert [f.wirelen for f in frames[:12]] == [f.wirelen for f in frames[12:24]]
     assert frames[12].ts_ns < frames[11].ts_ns  # batches per interface: not in time order
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make-captures"
+
+
+def test_make_captures_lists_every_documented_scenario() -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--list"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == list(DOCUMENTED)
+
+
+def test_make_captures_rejects_unknown_scenario(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path), "--only", "no-such"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == (64 if os.geteuid() == 0 else 77)
+
+
+@pytest.mark.privileged
+def test_make_captures_makes_real_captures(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path), "--only", "tcp-refused",
+                           "udp-request-response"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tcp-refused.pcap", "udp-request-response.pcap"]
+    assert wirelens_of(tmp_path / "tcp-refused.pcap") == [74, 54]  # SYN, RST/ACK
+    assert wirelens_of(tmp_path / "udp-request-response.pcap") == [52, 62] * 3
+
+
+def wirelens_of(path: Path) -> list[int]:
+    return [f.wirelen for f in iter_frames(path)]
