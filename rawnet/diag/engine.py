@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..packet.stack import decode
 from ..transport.base import Transport
 from ..transport.matcher import Match, Mismatch, Probe, ReplyMatcher
 from ..transport.policy import Bounds
@@ -48,7 +47,7 @@ class Exchange:
 def exchange(plan: Sequence[tuple[Probe, bytes]], transport: Transport, *, timeout_ns: int, bounds: Bounds,
              retries: int = 0, clock: Callable[[], int] = time.monotonic_ns,
              on_event: Callable[[Match | Mismatch | Probe], None] | None = None,
-             keep_mismatches: int = 1000) -> Exchange:
+             keep_mismatches: int = 1000, burst: int = 256) -> Exchange:
     """Return the Exchange of sending ``plan`` through ``transport`` and matching what comes back.
 
     Args:
@@ -60,8 +59,8 @@ def exchange(plan: Sequence[tuple[Probe, bytes]], transport: Transport, *, timeo
         on_event: called with each Match, Mismatch and finally-unanswered Probe as it happens.
     """
     matcher = ReplyMatcher(timeout_ns=timeout_ns)
-    queue: deque[tuple[Probe, bytes]] = deque(plan)
-    byte_of = {p.key(): b for p, b in plan}
+    queue: deque[tuple[Probe, bytes, tuple[int, bytes, bytes, int, int]]] = deque((p, b, p.key()) for p, b in plan)
+    byte_of = {k: b for _, b, k in queue}
     ex = Exchange()
     interval = bounds.interval_ns
     start = clock()
@@ -78,21 +77,24 @@ def exchange(plan: Sequence[tuple[Probe, bytes]], transport: Transport, *, timeo
                 ex.truncated = f"packet bound of {bounds.max_packets} reached"
                 queue.clear()
                 break
-            probe, data = queue.popleft()
+            probe, data, k = queue.popleft()
             transport.send(data, probe.dst)
-            matcher.add_probe(probe, now)
-            k = probe.key()
+            matcher.add_probe(probe, now, k)
             ex.attempts[k] = ex.attempts.get(k, 0) + 1
             ex.sent += 1
             if interval:
                 next_send = max(next_send + interval, now)
                 break
-            now = clock() if ex.sent % 64 == 0 else now
-        deadline = matcher.next_deadline()
-        wake = min(x for x in (next_send if queue else None, deadline, hard_end) if x is not None)
-        wait = max(wake - clock(), 0)
+            if ex.sent % burst == 0:  # unlimited rate: drain replies between bursts so no queue overflows
+                break
+        if queue and not interval:
+            wait = 0
+        else:
+            deadline = matcher.next_deadline()
+            wake = min(x for x in (next_send if queue else None, deadline, hard_end) if x is not None)
+            wait = max(wake - clock(), 0)
         for ts, data in transport.recv(wait):
-            r = matcher.match(decode(data, 101, strict=False), ts)
+            r = matcher.match_raw(data, ts)
             if isinstance(r, Match):
                 ex.matches.append(r)
             elif len(ex.mismatches) < keep_mismatches:
@@ -102,7 +104,7 @@ def exchange(plan: Sequence[tuple[Probe, bytes]], transport: Transport, *, timeo
         for probe in matcher.expire(clock()):
             k = probe.key()
             if ex.attempts.get(k, 0) <= retries:
-                queue.appendleft((probe, byte_of[k]))
+                queue.appendleft((probe, byte_of[k], k))
             else:
                 ex.unanswered.append(probe)
                 if on_event is not None:

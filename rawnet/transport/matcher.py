@@ -22,12 +22,14 @@ Time is an argument: ``add_probe(probe, sent_ns)``, ``match(packet, ts_ns)``, ``
 from __future__ import annotations
 
 import ipaddress
+import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from ..packet.icmp import ICMPMessage
 from ..packet.ipv4 import IPv4Header
-from ..packet.stack import Packet, QuotedTCP
+from ..packet.stack import Packet, QuotedTCP, decode
 from ..packet.tcp import TCPHeader
 from ..packet.udp import UDPHeader
 
@@ -70,7 +72,7 @@ class Probe:
     def key(self) -> tuple[int, bytes, bytes, int, int]:
         """Return the lookup key an answer must produce: (proto, ours, theirs, our id, their id)."""
         p = _PROTO[self.proto]
-        ours, theirs = ipaddress.ip_address(self.src).packed, ipaddress.ip_address(self.dst).packed
+        ours, theirs = _packed(self.src), _packed(self.dst)
         if p == 1:
             return (1, ours, theirs, self.icmp_id, self.icmp_seq)
         return (p, ours, theirs, self.sport, self.dport)
@@ -118,14 +120,23 @@ class Match:
 
     probe: Probe
     """The probe answered."""
-    packet: Packet
-    """The reply."""
+    decoded: Packet | None
+    """The reply decoded, or None when it came by the fast path (``packet`` decodes ``raw`` on demand)."""
     kind: ReplyKind
     """What kind of answer it is."""
     sent_ns: int
     """When the probe was (last) sent."""
     ts_ns: int
     """When the reply arrived."""
+    raw: bytes = b""
+    """The reply's bytes from the IP header on (fast path), else empty."""
+
+    @property
+    def packet(self) -> Packet:
+        """Return the reply as a Packet (decoded lazily on the fast path)."""
+        if self.decoded is not None:
+            return self.decoded
+        return decode(self.raw, 101, strict=False)
 
     @property
     def rtt_ns(self) -> int:
@@ -135,7 +146,9 @@ class Match:
     @property
     def reply_ttl(self) -> int | None:
         """Return the reply's TTL / hop limit."""
-        net = self.packet.network
+        if self.decoded is None:
+            return self.raw[8] if self.raw[0] >> 4 == 4 else self.raw[7]
+        net = self.decoded.network
         if net is None:
             return None
         return net.ttl if isinstance(net, IPv4Header) else net.hop_limit
@@ -143,7 +156,10 @@ class Match:
     @property
     def sender(self) -> str | None:
         """Return the reply's source address (for an ICMP error, the router or host that sent it)."""
-        return self.packet.src
+        if self.decoded is None:
+            return _ip(self.raw[12:16] if self.raw[0] >> 4 == 4 else self.raw[8:24])
+        net = self.decoded.network
+        return None if net is None else _ip(net.src)
 
     @property
     def icmp(self) -> ICMPMessage | None:
@@ -184,14 +200,18 @@ class ReplyMatcher:
     _ours: set[bytes] = field(default_factory=set)
     _theirs: set[bytes] = field(default_factory=set)
 
-    def add_probe(self, probe: Probe, sent_ns: int) -> None:
-        """Record that ``probe`` was sent (again) at ``sent_ns``; returns nothing."""
-        key = probe.key()
-        self.expired.pop(key, None)
+    def add_probe(self, probe: Probe, sent_ns: int, key: tuple[int, bytes, bytes, int, int] | None = None) -> None:
+        """Record that ``probe`` was sent (again) at ``sent_ns`` (``key``: its precomputed ``probe.key()``)."""
+        if key is None:
+            key = probe.key()
+        if self.expired:
+            self.expired.pop(key, None)
         self.outstanding[key] = _Entry(probe, sent_ns)
-        self._pairs[(key[1], key[2])] = self._pairs.get((key[1], key[2]), 0) + 1
-        self._ours.add(key[1])
-        self._theirs.add(key[2])
+        pair = (key[1], key[2])
+        if pair not in self._pairs:
+            self._pairs[pair] = 1
+            self._ours.add(key[1])
+            self._theirs.add(key[2])
 
     def next_deadline(self) -> int | None:
         """Return when the next outstanding probe expires, or None when none is outstanding."""
@@ -229,6 +249,30 @@ class ReplyMatcher:
         if isinstance(t, ICMPMessage):
             return self._match_echo(packet, t, src, dst, ts_ns)
         return Mismatch(packet, MismatchRule.UNRELATED, f"protocol {packet.protocol} is never an answer to a probe")
+
+    def match_raw(self, data: bytes, ts_ns: int) -> Match | Mismatch:
+        """Return ``match(decode(data, LINKTYPE_RAW), ts_ns)``, parsing a plain TCP answer without the full codec.
+
+        The fast path covers an IPv4 header without options or an IPv6 header without extension
+        headers, carrying a TCP SYN/ACK or RST that answers an outstanding probe; its Match holds a
+        Packet with the IP and TCP headers only (no options, no payload). Everything else goes
+        through ``decode`` and ``match``.
+        """
+        n = len(data)
+        if n >= 40 and data[0] == 0x45 and data[9] == 6 and not (data[6] & 0x3F or data[7]):
+            src, dst, sp, dp, _seq, ack, _off, flags = _V4.unpack_from(data, 12)
+        elif n >= 60 and data[0] >> 4 == 6 and data[6] == 6:
+            src, dst, sp, dp, _seq, ack, _off, flags = _V6.unpack_from(data, 8)
+        else:
+            return self.match(decode(data, 101, strict=False), ts_ns)
+        key = (6, dst, src, dp, sp)
+        e = self.outstanding.get(key)
+        if e is None or not flags & (RST | SYN) or (flags & ACK and ack != (e.probe.seq + 1) & 0xFFFFFFFF):
+            return self.match(decode(data, 101, strict=False), ts_ns)
+        kind = ReplyKind.RESET if flags & RST else ReplyKind.SYN_ACK if flags & ACK else ReplyKind.SYN
+        del self.outstanding[key]
+        self.answered[key] = e
+        return Match(e.probe, None, kind, e.sent_ns, ts_ns, bytes(data))
 
     def _own(self, packet: Packet, src: bytes, dst: bytes) -> Mismatch | None:
         if not (src in self._ours and dst in self._theirs and (src, dst) in self._pairs):
@@ -381,5 +425,15 @@ class ReplyMatcher:
         return Mismatch(packet, MismatchRule.PORTS, f"{what} quotes ports/ids {key[3]}>{key[4]} of no probe")
 
 
+@lru_cache(maxsize=1024)
+def _packed(text: str) -> bytes:
+    return ipaddress.ip_address(text).packed
+
+
+_V4 = struct.Struct("!4s4sHHIIBB")   # from byte 12: addresses, then the TCP header (20-byte IPv4 header)
+_V6 = struct.Struct("!16s16sHHIIBB")  # from byte 8: addresses, then the TCP header (no extension headers)
+
+
+@lru_cache(maxsize=4096)
 def _ip(b: bytes) -> str:
     return str(ipaddress.ip_address(b))

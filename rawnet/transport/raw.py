@@ -35,12 +35,13 @@ from .bpf import Insn, pack_program, parse_dd, reply_filter
 from .privileges import privilege_error
 
 __all__ = ["compile_filter", "attach_filter", "bind_packet", "L3Sender", "PacketReceiver", "LiveTransport", "L2Sender",
-           "open_transport", "ETH_P_ALL", "ETH_P_IP", "ETH_P_IPV6"]
+           "open_transport", "PreparedBatch", "ETH_P_ALL", "ETH_P_IP", "ETH_P_IPV6"]
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
 SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
@@ -143,11 +144,14 @@ class PacketReceiver:
 
     def __init__(self, iface: str | None, program: Sequence[Insn] | None, *, ignore_outgoing: bool = True,
                  socket_factory: SocketFactory = socket.socket, kind: int = socket.SOCK_DGRAM,
-                 rcvbuf: int = 4 << 20) -> None:
+                 rcvbuf: int = 32 << 20) -> None:
         self.sock = _open(socket_factory, "opening an AF_PACKET socket", socket.AF_PACKET, kind, 0)
         try:
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            try:  # as root, beyond net.core.rmem_max: a fast scan's answers arrive in a burst
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if program is not None:
                 attach_filter(self.sock, program)
             if ignore_outgoing:
@@ -264,6 +268,21 @@ class _MsgHdr(ctypes.Structure):
 _MMsgHdr._fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
 
 
+class PreparedBatch:
+    """Frames copied once into C buffers with their iovecs and mmsghdrs (kept alive together)."""
+
+    def __init__(self, frames: Sequence[bytes]) -> None:
+        self.n = n = len(frames)
+        self.bufs = [ctypes.create_string_buffer(bytes(f), len(f)) for f in frames]
+        self.iovs = (_IOVec * max(n, 1))()
+        self.msgs = (_MMsgHdr * max(n, 1))()
+        for i, (b, f) in enumerate(zip(self.bufs, frames)):
+            self.iovs[i].iov_base = ctypes.addressof(b)
+            self.iovs[i].iov_len = len(f)
+            self.msgs[i].msg_hdr.msg_iov = ctypes.pointer(self.iovs[i])
+            self.msgs[i].msg_hdr.msg_iovlen = 1
+
+
 class L2Sender:
     """Sends whole Ethernet frames on one interface through AF_PACKET SOCK_RAW, in sendmmsg batches."""
 
@@ -280,31 +299,30 @@ class L2Sender:
         """Send one frame; returns nothing."""
         self.sock.send(frame)
 
-    def send_batch(self, frames: Sequence[bytes]) -> int:
-        """Send ``frames`` with as few sendmmsg() calls as the kernel allows; return how many were sent."""
-        n = len(frames)
-        if n == 0:
-            return 0
-        bufs = [ctypes.create_string_buffer(f, len(f)) for f in frames]
-        iovs = (_IOVec * n)()
-        msgs = (_MMsgHdr * n)()
-        for i, (b, f) in enumerate(zip(bufs, frames)):
-            iovs[i].iov_base = ctypes.addressof(b)
-            iovs[i].iov_len = len(f)
-            msgs[i].msg_hdr.msg_iov = ctypes.pointer(iovs[i])
-            msgs[i].msg_hdr.msg_iovlen = 1
+    def prepare(self, frames: Sequence[bytes]) -> PreparedBatch:
+        """Return ``frames`` laid out once as an mmsghdr array, for repeated ``send_prepared`` calls."""
+        return PreparedBatch(frames)
+
+    def send_prepared(self, batch: PreparedBatch, count: int | None = None) -> int:
+        """Send the first ``count`` (default all) frames of ``batch`` with sendmmsg(); return how many were sent."""
+        n = batch.n if count is None else min(count, batch.n)
         sent = 0
         fd = self.sock.fileno()
+        size = ctypes.sizeof(_MMsgHdr)
         while sent < n:
-            rv = self._libc.sendmmsg(fd, ctypes.byref(msgs, sent * ctypes.sizeof(_MMsgHdr)), n - sent, 0)
+            rv = self._libc.sendmmsg(fd, ctypes.byref(batch.msgs, sent * size), min(n - sent, 1024), 0)
             if rv < 0:
                 err = ctypes.get_errno()
-                if err in (11, 105):  # EAGAIN, ENOBUFS: queue full, try again
+                if err in (11, 105):  # EAGAIN, ENOBUFS: queue full, wait a little and go on
                     select.select([], [self.sock], [], 0.01)
                     continue
                 raise OSError(err, os.strerror(err))
             sent += rv
         return sent
+
+    def send_batch(self, frames: Sequence[bytes]) -> int:
+        """Send ``frames`` with as few sendmmsg() calls as the kernel allows; return how many were sent."""
+        return self.send_prepared(self.prepare(frames)) if frames else 0
 
     def close(self) -> None:
         """Close the socket; returns nothing."""
