@@ -99,7 +99,7 @@ class WSDir:
     """Wireshark's per-direction analysis state (``tcp_flow_t`` + ``tcp_analyze_seq_flow_info_t``)."""
 
     __slots__ = ("nextseq", "nextseqtime", "maxseqtobeacked", "lastack", "lastacktime", "window",
-                 "win_scale", "is_first_ack", "dupacknum", "lastsegmentflags", "lastacklen", "segments",
+                 "win_scale", "is_first_ack", "dupacknum", "lastsegmentflags", "segments",
                  "base_seq", "base_set", "rtt_n", "rtt_sum", "rtt_min", "rtt_max")
 
     def __init__(self) -> None:
@@ -113,7 +113,6 @@ class WSDir:
         self.is_first_ack = True
         self.dupacknum = 0
         self.lastsegmentflags = 0
-        self.lastacklen = 0
         self.segments: deque[list[int]] = deque()  # [seq, nextseq, ts_ns, karn] oldest first
         self.base_seq = 0
         self.base_set = False
@@ -203,19 +202,15 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
         if seglen > 0 and rlast and not (0 < (((seq + seglen) & M32) - rlast) & M32 <= HALF):
             ta |= SPURIOUS_RETRANSMISSION
         elif seq_not_advanced:
+            # tshark 4.0 computes these deltas in an unsigned 64-bit integer: a negative one
+            # (timestamps going backwards) is huge, never "recent"
             t = ts - rev.lastacktime
-            if t < 0:
-                t = 0
-            if t < FAST_RT_WINDOW_NS and rev.dupacknum >= 2 and rlast == seq:
+            if 0 <= t < FAST_RT_WINDOW_NS and rev.dupacknum >= 2 and rlast == seq:
                 ta |= FAST_RETRANSMISSION
             else:
                 ooo = c.ts_first_rtt if c.has_rtt else DEFAULT_OOO_NS
-                ooo_flag = False
-                if ts - fwd.nextseqtime < ooo:
-                    if fnext != ((seq + seglen + (1 if flags & (SYN | FIN) else 0)) & M32):
-                        ooo_flag = True
-                    elif fwd.lastacklen == 0:
-                        ooo_flag = True
+                ooo_flag = (0 <= ts - fwd.nextseqtime < ooo
+                            and fnext != ((seq + seglen + (1 if flags & (SYN | FIN) else 0)) & M32))
                 ta |= OUT_OF_ORDER if ooo_flag else RETRANSMISSION
 
     # remember the segment until it is acknowledged
@@ -225,8 +220,6 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
             nextseq = (nextseq + 1) & M32
         if len(fwd.segments) < MAX_UNACKED:
             fwd.segments.append([seq, nextseq, ts, 1 if ta & ANY_RETRANSMISSION else 0])
-    if not fnext or 0 < ((nextseq - ((fnext + (1 if flags & (SYN | FIN) else 0)) & M32)) & M32) <= HALF:
-        fwd.lastacklen = seglen
     if not fnext or 0 < ((nextseq - fnext) & M32) <= HALF:
         if not ta & ZERO_WINDOW_PROBE:
             fwd.nextseq = nextseq

@@ -1,0 +1,58 @@
+"""Helpers for the tshark oracle of the TCP tracker: run tshark and rawnet over one capture."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from rawnet.capture.files import iter_frames
+from rawnet.flow.table import ConversationTable
+from rawnet.packet.stack import decode
+from rawnet.tcp import TCPTracker
+
+FLAGS = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
+         "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe", "zero_window_probe_ack",
+         "window_full", "window_update", "keep_alive", "keep_alive_ack")
+
+
+def tshark_analysis(tshark: str, path: Path) -> dict[int, tuple[list[str], int | None]]:
+    """Return {frame: (analysis names, initial_rtt_ns or None)} for frames with a TCP layer."""
+    cmd = [tshark, "-n", "-r", str(path), "-T", "fields", "-e", "frame.number", "-e", "tcp.srcport",
+           "-e", "tcp.analysis.initial_rtt"]
+    for f in FLAGS:
+        cmd += ["-e", "tcp.analysis." + f]
+    cmd += ["-E", "occurrence=f", "-E", "separator=\t"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    res: dict[int, tuple[list[str], int | None]] = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) < 3 + len(FLAGS) or not cols[1]:
+            continue
+        irtt = None
+        if cols[2]:
+            sec, _, frac = cols[2].partition(".")
+            irtt = int(sec) * 10**9 + int((frac + "000000000")[:9])
+        names = [f for f, v in zip(FLAGS, cols[3:]) if v]
+        res[int(cols[0])] = (names, irtt)
+    return res
+
+
+def rawnet_analysis(path: Path) -> tuple[dict[int, tuple[list[str], int | None]], Any, TCPTracker, set[int]]:
+    """Return ({frame: (names, current irtt)}, table, tracker, frames that are ICMP-quoting TCP)."""
+    table = ConversationTable()
+    tr = TCPTracker()
+    res: dict[int, tuple[list[str], int | None]] = {}
+    icmp: set[int] = set()
+    for n, frame in enumerate(iter_frames(str(path)), 1):
+        pkt = decode(frame.data, frame.linktype, strict=False)
+        r = table.add(pkt, n, frame.ts_ns, frame.wirelen)
+        if r is None:
+            continue
+        flow, fwd = r
+        if pkt.tcp is not None:
+            names = tr.process(pkt, n, frame.ts_ns, flow, fwd)
+            ws = flow.tcp.ws
+            res[n] = (names, ws.ts_first_rtt if ws.has_rtt else None)
+    tr.finish()
+    return res, table, tr, icmp
