@@ -108,9 +108,9 @@ def test_handshake_latency_live(lab_with_listener) -> None:
 def test_capture_explain_live(lab_with_listener) -> None:
     lab = lab_with_listener
     proc = subprocess.Popen(["ip", "netns", "exec", lab.ns("client"), sys.executable, str(SCRIPTS / "capture-explain"),
-                             "-i", "eth0", "--duration", "3", "-f", "tcp or icmp"], stdout=subprocess.PIPE,
+                             "-i", "eth0", "--duration", "4", "-f", "tcp or icmp"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    time.sleep(0.8)
+    time.sleep(1.5)
     connect = ("import socket\nfor p in (22, 80, 81):\n s = socket.socket(); s.settimeout(0.3)\n"
                " s.connect_ex(('198.18.0.2', p)); s.close()")
     lab.run("client", [sys.executable, "-c", connect])
@@ -125,10 +125,10 @@ def test_capture_explain_live(lab_with_listener) -> None:
 
 @pytest.mark.privileged
 def test_bench_probe_quick_runs() -> None:
-    from conftest import is_root
+    from conftest import is_root, skip_or_fail
 
     if not is_root():
-        pytest.skip("needs root")
+        skip_or_fail("the network lab needs root; run as root")
     p = subprocess.run([sys.executable, str(SCRIPTS / "bench_probe.py"), "--quick"], capture_output=True, text=True,
                        timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr

@@ -246,6 +246,7 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
             from ..capture.writer import PcapWriter
 
             writer = PcapWriter(open(path, "wb"), cap.linktype, nanosecond=True, snaplen=snaplen)
+            writer.flush()  # the header is on disk before the first packet: the file is valid from here on
         for fr in cap.frames(count=count, duration_s=duration_s, stop=lambda: stop["flag"]):
             n += 1
             if writer is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -57,10 +58,13 @@ def test_capture_of_known_pings_has_right_packets_and_no_drops(echo_lab) -> None
 
 def test_cli_capture_writes_pcap_tshark_reads_it(echo_lab, tmp_path) -> None:
     path = tmp_path / "c.pcap"
-    proc = subprocess.Popen(["ip", "netns", "exec", echo_lab.ns("client"), "rawnet", "capture", "-i", "any", "-f",
+    proc = subprocess.Popen(["ip", "netns", "exec", echo_lab.ns("client"), sys.executable, "-m", "rawnet", "capture", "-i", "any", "-f",
                              "icmp6[icmp6type] == icmp6-echo or icmp6[icmp6type] == icmp6-echoreply", "-c", "4", "--duration", "10", "-w", str(path)], stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(0.8)
+    for _ in range(200):
+        if path.exists() and path.stat().st_size >= 24:
+            break
+        time.sleep(0.05)
     echo_lab.run("client", ["ping", "-6", "-c", "2", "-i", "0.05", "-n", echo_lab.addr("server", 6)])
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
@@ -80,9 +84,12 @@ def test_capture_interrupt_leaves_valid_file(echo_lab, tmp_path) -> None:
     import signal
 
     path = tmp_path / "i.pcap"
-    proc = subprocess.Popen(["ip", "netns", "exec", echo_lab.ns("client"), "rawnet", "capture", "-i", "eth0",
+    proc = subprocess.Popen(["ip", "netns", "exec", echo_lab.ns("client"), sys.executable, "-m", "rawnet", "capture", "-i", "eth0",
                              "--duration", "20", "-w", str(path)], stderr=subprocess.PIPE, text=True)
-    time.sleep(0.8)
+    for _ in range(200):  # the pcap header is written once the socket and the SIGINT handler are in place
+        if path.exists() and path.stat().st_size >= 24:
+            break
+        time.sleep(0.05)
     echo_lab.run("client", ["ping", "-c", "3", "-i", "0.05", "-n", echo_lab.addr("server", 4)])
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -126,7 +127,7 @@ def test_ping_statistics_and_loss(routed) -> None:
 
 
 def _rawnet(lab, host: str, *args: str, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    argv = ["ip", "netns", "exec", lab.ns(host)] + (wrap or []) + ["rawnet", *args]
+    argv = ["ip", "netns", "exec", lab.ns(host)] + (wrap or []) + [sys.executable, "-m", "rawnet", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
@@ -163,3 +164,25 @@ def test_unprivileged_gets_exit_77_and_the_hint(routed, wrap: list[str], cmd: li
     assert p.returncode == 77, (p.stdout, p.stderr)
     assert re.search(r"rawnet: error: .* needs CAP_NET_RAW; run as root, or: sudo setcap cap_net_raw\+ep /\S+python",
                      p.stderr), p.stderr
+
+
+def test_policy_routing_is_honoured(routed) -> None:
+    """An `ip rule` sending traffic to the server through table 100 with another source address: route_to
+    reports that table and source, and a probe from it gets its answers (the kernel, not a copy, decides)."""
+    from rawnet.transport.route import route_to
+
+    routed.run("client", ["ip", "addr", "add", "198.18.1.3/24", "dev", "eth0"])
+    routed.run("client", ["ip", "route", "add", "198.18.2.0/24", "via", "198.18.1.1", "src", "198.18.1.3",
+                          "table", "100"])
+    routed.run("client", ["ip", "rule", "add", "to", "198.18.2.2", "lookup", "100", "priority", "100"])
+    try:
+        with routed.inside("client"):
+            r = route_to("198.18.2.2")
+            other = route_to("198.18.2.1")
+            rep = run_probe("198.18.2.2", [80], timeout_s=0.5, retries=0)
+        assert (r.src, r.gateway, r.iface, r.table) == ("198.18.1.3", "198.18.1.1", "eth0", "100")
+        assert other.src == "198.18.1.2"
+        assert (rep.src, rep.results[0].state, rep.results[0].reason) == ("198.18.1.3", "closed", "reset")
+    finally:
+        routed.run("client", ["ip", "rule", "del", "priority", "100"], check=False)
+        routed.run("client", ["ip", "route", "flush", "table", "100"], check=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -96,7 +97,7 @@ def test_doctor_routing_verdicts(faulty, lab) -> None:
 
 
 def test_doctor_cli_json_and_exit(faulty) -> None:
-    base = ["ip", "netns", "exec", faulty.ns("client"), "rawnet", "doctor", "--json", "--timeout", "1"]
+    base = ["ip", "netns", "exec", faulty.ns("client"), sys.executable, "-m", "rawnet", "doctor", "--json", "--timeout", "1"]
     p = subprocess.run(base + ["198.18.2.2:22"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     rec = json.loads(p.stdout)
