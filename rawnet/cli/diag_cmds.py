@@ -305,6 +305,10 @@ def handshake_cmd(target: str, send_text: str | None, timeout_s: float, crafted:
             click.echo(f"  {name:<20} {_ms(val)}")
         for note in rep.notes:
             click.echo(f"note: {note}")
+        if rep.tracker:
+            tv = rep.tracker
+            click.echo(f"tracker (rawnet.tcp): client {tv['client_state']}, server {tv['server_state']}, "
+                       f"conn_state {tv['conn_state']}, history {tv['history']}")
     return 0 if rep.verdict in ("completed", "established") else 1
 
 

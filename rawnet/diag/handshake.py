@@ -104,6 +104,8 @@ class HandshakeReport:
     """Intervals."""
     notes: list[str] = field(default_factory=list)
     """Remarks (kernel RST of a crafted handshake, retransmissions...)."""
+    tracker: dict[str, object] | None = None
+    """The package TCP tracker's view of the same packets (rawnet.tcp), for comparison, when available."""
 
     def ladder(self) -> str:
         """Return the ladder diagram as text."""
@@ -121,7 +123,7 @@ class HandshakeReport:
                 "timings": {k: getattr(self.timings, k) for k in HandshakeTimings.__slots__},
                 "rows": [{"t_ns": r.t_ns, "dir": "c>s" if r.from_client else "s>c", "packet": r.label,
                           "client": str(r.client), "server": str(r.server)} for r in self.rows],
-                "notes": self.notes}
+                "notes": self.notes, "tracker": self.tracker}
 
 
 @dataclass
@@ -292,6 +294,7 @@ def run_handshake(target: str, *, send: bytes | None = None, timeout_s: float = 
         obs = connect_and_capture(tgt.addr, port, tgt.route, timeout_s=timeout_s, send=send, clock=clock,
                                   linger_s=0.3)
     rep = interpret_handshake(obs.packets, client=obs.local, server=(tgt.addr, port))
+    rep.tracker = tracker_view(obs.packets)
     if crafted and obs.connected:
         rep.notes.append("rawnet ended the crafted connection with an RST: it keeps no TCP state to close gracefully")
     if obs.error:
@@ -377,3 +380,32 @@ def _crafted(addr: str, port: int, src: str, iface: str | None, *, send: bytes |
             continue
         obs.packets.append(Captured(ts, p, p.src == src and p.tcp.src_port == sport))
     return obs
+
+
+def tracker_view(packets: list[Captured]) -> dict[str, object] | None:
+    """Return the package TCP tracker's view of the first TCP connection in ``packets`` (``rawnet.tcp``:
+    per-endpoint states, Zeek conn_state and history, handshake times), or None when there is none."""
+    try:
+        from ..flow import ConversationTable
+        from ..tcp import TCPTracker
+    except ImportError:  # the tracker is optional here: the ladder above does not need it
+        return None
+    table = ConversationTable()
+    tracker = TCPTracker(events=False)
+    first = None
+    for n, cap in enumerate(packets, 1):
+        p = cap.packet
+        if p.tcp is None:
+            continue
+        res = table.add(p, n, cap.ts_ns, p.ip_payload_length or 0)
+        if res is None:
+            continue
+        flow, forward = res
+        first = first or flow
+        if flow is first:
+            tracker.process(p, n, cap.ts_ns, flow, forward)
+    if first is None:
+        return None
+    keys = tracker.flow_keys(first)
+    return {k: keys.get(k) for k in ("client_state", "server_state", "conn_state", "history", "syn_to_synack_ns",
+                                     "synack_to_ack_ns", "closed_by")}

@@ -119,6 +119,12 @@ def test_handshake_ladder_states_and_timings(echo_lab, family: int) -> None:
     assert 0 < tm.syn_to_synack_ns < 50_000_000 and tm.synack_to_ack_ns >= 0
     assert tm.request_to_response_ns is not None and tm.close_ns is not None
     assert "SYN-SENT" in rep.ladder().splitlines()[1]
+    if rep.tracker is not None:  # the package tracker (rawnet.tcp) agrees on the same packets
+        last = rep.rows[-1]
+        assert rep.tracker["conn_state"] == "SF"
+        assert (rep.tracker["client_state"], rep.tracker["server_state"]) == (
+            str(last.client).replace("-", "_"), str(last.server).replace("-", "_"))
+        assert rep.tracker["syn_to_synack_ns"] == tm.syn_to_synack_ns
 
 
 def test_crafted_handshake_shows_the_kernel_rst(echo_lab) -> None:
