@@ -219,8 +219,9 @@ def doctor_cmd(target: str, timeout_s: float, v4: bool, v6: bool, as_json: bool)
 @click.option("-w", "--write", "path", type=click.Path(dir_okay=False), default=None,
               help="write a pcap file (nanosecond timestamps) instead of printing")
 @click.option("-s", "--snaplen", type=click.IntRange(64, 262144), default=262144, show_default=True)
+@click.option("--flows", is_flag=True, help="print the conversation table (TCP states, owning process) at the end")
 def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: float | None, path: str | None,
-                snaplen: int) -> int:
+                snaplen: int, flows: bool) -> int:
     """Capture live packets on AF_PACKET; print them or write a pcap. Bounded by -c and/or --duration
     (with neither, 10 s). Ctrl-C stops cleanly and leaves a valid file. Prints the kernel's packet
     counters (PACKET_STATISTICS) at the end."""
@@ -238,6 +239,13 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
         stop["flag"] = True
 
     cap = open_live(iface, bpf, snaplen=snaplen)
+    table = None
+    owners = None
+    if flows:
+        from ..diag.flows import LiveFlows, socket_owners
+
+        table = LiveFlows()
+        owners = socket_owners()  # before: short-lived sockets may be gone at the end
     old = signal.signal(signal.SIGINT, on_sigint)
     writer = None
     n = 0
@@ -251,7 +259,9 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
             n += 1
             if writer is not None:
                 writer.write(fr)
-            else:
+            if table is not None:
+                table.add(decode(fr.data, fr.linktype, strict=False), fr.ts_ns, fr.wirelen)
+            elif writer is None:
                 import datetime as dt
 
                 t = dt.datetime.fromtimestamp(fr.ts_ns // 1_000_000_000, dt.timezone.utc).strftime("%H:%M:%S")
@@ -262,6 +272,12 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
             writer.close()
         st = cap.statistics()
         cap.close()
+    if table is not None:
+        from ..diag.flows import format_rows, socket_owners
+
+        assert owners is not None
+        owners.update(socket_owners())
+        click.echo(format_rows(table.rows(owners)))
     click.echo(f"{n} packets captured\n{st.received} packets received by filter\n{st.dropped} packets dropped by "
                "kernel", err=True)
     return 0

@@ -143,3 +143,19 @@ def test_crafted_handshake_with_opt_in_rst_suppression(echo_lab) -> None:
     assert any(r.label.endswith("len=7") and not r.from_client for r in rep.rows)  # "echo:hi"
     tables = echo_lab.run("client", ["nft", "list", "tables"]).stdout
     assert "rawnet_hs" not in tables  # the temporary rule is gone
+
+
+def test_cli_capture_flows_table_with_owner(echo_lab) -> None:
+    proc = subprocess.Popen(["ip", "netns", "exec", echo_lab.ns("server"), sys.executable, "-m", "rawnet", "capture",
+                             "-i", "eth0", "--duration", "3", "--flows"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    talk = ("import socket\ns = socket.create_connection(('198.18.0.2', 7))\ns.sendall(b'hi')\ns.recv(10)\n"
+            "s.close()")
+    echo_lab.run("client", [sys.executable, "-c", talk])
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    rows = [ln.split() for ln in out.splitlines()[1:]]
+    tcp = [r for r in rows if r[0] == "tcp" and r[2] == "198.18.0.2:7"]
+    assert len(tcp) == 1, out
+    assert tcp[0][5] == "SF" and tcp[0][-1].endswith("/python3")
