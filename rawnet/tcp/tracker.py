@@ -200,12 +200,17 @@ class TCPTracker:
                     if d:
                         ws.ts_first_rtt = d
                         ws.has_rtt = True
-                        if c.irtt_ns is None:
-                            c.irtt_ns = d
-                            c.irtt_n = n
-                            if self._events_on:
-                                self._queue.append((HandshakeCompleted, c.flow_id, ts_ns, n, d))
                 wf.is_first_ack = False
+            if ws.has_rtt and not ws.irtt_shown and (ta or seglen or ws.acked):
+                # tshark shows tcp.analysis.initial_rtt only on frames that carry SEQ/ACK analysis
+                # (flags, an acknowledged frame, or bytes in flight): the first such frame reveals it
+                ws.irtt_shown = True
+                if c.irtt_ns is None:
+                    c.irtt_ns = ws.ts_first_rtt
+                    c.irtt_n = n
+                    if self._events_on:
+                        self._queue.append((HandshakeCompleted, c.flow_id, ts_ns, n, ws.ts_first_rtt))
+            ws.acked = False
             if opts and flags & ACK:
                 blocks: tuple[tuple[int, int], ...] = ()
                 for o in opts:

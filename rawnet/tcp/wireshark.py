@@ -125,7 +125,7 @@ class WSDir:
 class WSConv:
     """One Wireshark TCP conversation: two directions plus the handshake timestamps."""
 
-    __slots__ = ("d0", "d1", "ts_mru_syn", "has_syn", "ts_first_rtt", "has_rtt")
+    __slots__ = ("d0", "d1", "ts_mru_syn", "has_syn", "ts_first_rtt", "has_rtt", "irtt_shown", "acked")
 
     def __init__(self) -> None:
         self.d0 = WSDir()
@@ -134,6 +134,8 @@ class WSConv:
         self.has_syn = False
         self.ts_first_rtt = 0
         self.has_rtt = False
+        self.irtt_shown = False
+        self.acked = False
 
 
 def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, flags: int, window: int,
@@ -239,6 +241,7 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
         s = segs[0]
         if ack == s[1]:
             segs.popleft()
+            c.acked = True
             if not s[3] and flags & ACK:
                 # Karn's rule: only segments sent once give an RTT sample (RFC 6298 §3)
                 d = ts - s[2]
@@ -253,5 +256,6 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
         else:
             if 0 < ((ack - s[0]) & M32) <= HALF:
                 s[0] = ack
+                c.acked = True
             break
     return ta

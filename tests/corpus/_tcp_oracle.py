@@ -16,10 +16,14 @@ FLAGS = ("retransmission", "fast_retransmission", "spurious_retransmission", "ou
          "window_full", "window_update", "keep_alive", "keep_alive_ack")
 
 
-def tshark_analysis(tshark: str, path: Path) -> dict[int, tuple[list[str], int | None]]:
-    """Return {frame: (analysis names, initial_rtt_ns or None)} for frames with a TCP layer."""
+def tshark_analysis(tshark: str, path: Path, streams: dict[int, int] | None = None
+                    ) -> dict[int, tuple[list[str], int | None]]:
+    """Return {frame: (analysis names, initial_rtt_ns or None)} for frames with a TCP layer.
+
+    ``streams``, when given, is filled with {frame: tcp.stream}.
+    """
     cmd = [tshark, "-n", "-r", str(path), "-T", "fields", "-e", "frame.number", "-e", "tcp.srcport",
-           "-e", "tcp.analysis.initial_rtt"]
+           "-e", "tcp.analysis.initial_rtt", "-e", "tcp.stream"]
     for f in FLAGS:
         cmd += ["-e", "tcp.analysis." + f]
     cmd += ["-E", "occurrence=f", "-E", "separator=\t"]
@@ -27,19 +31,25 @@ def tshark_analysis(tshark: str, path: Path) -> dict[int, tuple[list[str], int |
     res: dict[int, tuple[list[str], int | None]] = {}
     for line in out.splitlines():
         cols = line.split("\t")
-        if len(cols) < 3 + len(FLAGS) or not cols[1]:
+        if len(cols) < 4 + len(FLAGS) or not cols[1]:
             continue
         irtt = None
         if cols[2]:
             sec, _, frac = cols[2].partition(".")
             irtt = int(sec) * 10**9 + int((frac + "000000000")[:9])
-        names = [f for f, v in zip(FLAGS, cols[3:]) if v]
+        names = [f for f, v in zip(FLAGS, cols[4:]) if v]
         res[int(cols[0])] = (names, irtt)
+        if streams is not None and cols[3]:
+            streams[int(cols[0])] = int(cols[3])
     return res
 
 
-def rawnet_analysis(path: Path) -> tuple[dict[int, tuple[list[str], int | None]], Any, TCPTracker, set[int]]:
-    """Return ({frame: (names, current irtt)}, table, tracker, frames that are ICMP-quoting TCP)."""
+def rawnet_analysis(path: Path, groups: dict[int, tuple[int, int]] | None = None
+                    ) -> tuple[dict[int, tuple[list[str], int | None]], Any, TCPTracker, set[int]]:
+    """Return ({frame: (names, current irtt)}, table, tracker, frames that are ICMP-quoting TCP).
+
+    ``groups``, when given, is filled with {frame: (flow id, Wireshark conversation number in it)}.
+    """
     table = ConversationTable()
     tr = TCPTracker()
     res: dict[int, tuple[list[str], int | None]] = {}
@@ -53,6 +63,8 @@ def rawnet_analysis(path: Path) -> tuple[dict[int, tuple[list[str], int | None]]
         if pkt.tcp is not None:
             names = tr.process(pkt, n, frame.ts_ns, flow, fwd)
             ws = flow.tcp.ws
-            res[n] = (names, ws.ts_first_rtt if ws.has_rtt else None)
+            res[n] = (names, ws.ts_first_rtt if ws.irtt_shown else None)
+            if groups is not None:
+                groups[n] = (flow.id, flow.tcp.ws_conversations)
     tr.finish()
     return res, table, tr, icmp
