@@ -36,6 +36,7 @@ is the final state an observer can report for an active closer.
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Any
 
 __all__ = ["TCPState", "Event", "TRANSITIONS", "SYNCHRONIZED", "EndpointMachine", "Transition"]
 
@@ -142,9 +143,10 @@ class EndpointMachine:
 
     __slots__ = ("addr", "port", "state", "timeline", "iss", "syn_seen", "fin_seq", "fin_sent",
                  "snd_nxt", "last_ack", "ack_valid", "last_window", "wscale", "from_listen",
-                 "first_syn_rcv_n", "first_syn_rcv_ts", "pending_fin", "fin_received")
+                 "first_syn_rcv_n", "first_syn_rcv_ts", "pending_fin", "fin_received", "sink", "owner")
 
-    def __init__(self, addr: bytes, port: int) -> None:
+    def __init__(self, addr: bytes, port: int, sink: Any = None, owner: Any = None) -> None:
+        """Start in UNKNOWN; ``sink`` (a list or deque) receives (owner, machine, old, new, ts, n, seen)."""
         self.addr = addr
         self.port = port
         self.state = TCPState.UNKNOWN
@@ -163,6 +165,8 @@ class EndpointMachine:
         self.first_syn_rcv_ts = 0
         self.pending_fin: tuple[int, int, int, bool] | None = None  # (fin_seq, ts, n, acks_our_fin)
         self.fin_received = False
+        self.sink = sink
+        self.owner = owner
 
     def fire(self, event: Event, ts_ns: int, n: int, seen: bool) -> TCPState | None:
         """Apply ``event``; return the new state, or None when the table has no such transition."""
@@ -176,6 +180,8 @@ class EndpointMachine:
             self.from_listen = True
         self.state = new
         self.timeline.append((new, ts_ns, n, seen))
+        if self.sink is not None:
+            self.sink.append((self.owner, self, old, new, ts_ns, n, seen))
         return new
 
 TRANSITIONS[(S.UNKNOWN, E.RCV_SYNACK)] = S.ESTABLISHED  # its SYN was not captured

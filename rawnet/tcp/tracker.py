@@ -25,6 +25,7 @@ import ipaddress
 from collections import deque
 from typing import Any
 
+from ..flow.table import Flow
 from ..packet.tcp import SACKOption, WindowScaleOption
 from .events import (AnomalyObserved, HandshakeCompleted, ICMPErrorObserved, ResetObserved,
                      SegmentRetransmitted, StateChanged, TrackerEvent)
@@ -56,10 +57,11 @@ class TCPConn:
                  "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "retrans_bytes", "retrans_unneeded",
                  "sack_blocks", "anomalies", "last_ts", "ws_conversations", "packets")
 
-    def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int) -> None:
+    def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int, sink: Any = None,
+                 flow: Any = None) -> None:
         self.flow_id = flow_id
-        self.e0 = EndpointMachine(src, sport)
-        self.e1 = EndpointMachine(dst, dport)
+        self.e0 = EndpointMachine(src, sport, sink, flow)
+        self.e1 = EndpointMachine(dst, dport, sink, flow)
         self.ws = WSConv()
         self.zk = ZeekConn()
         self.syn_count = [0, 0]
@@ -143,35 +145,39 @@ class TCPTracker:
         sport = t.src_port
         c = flow.tcp
         if c is None:
-            c = flow.tcp = TCPConn(flow.id, src, sport, net.dst, t.dst_port)
+            c = flow.tcp = TCPConn(flow.id, src, sport, net.dst, t.dst_port,
+                                   self._queue if self._events_on else None, flow)
             self._live[id(flow)] = flow
         c.packets += 1
         c.last_ts = ts_ns
-        if src == c.e0.addr and sport == c.e0.port:
+        e = c.e0
+        if src == e.addr and sport == e.port:
             s = 0
-            e, r = c.e0, c.e1
+            r = c.e1
         else:
             s = 1
-            e, r = c.e1, c.e0
+            e, r = c.e1, e
         flags = t.flags
         seq = t.seq
         ack = t.ack
         window = t.window
         ipl = pkt.ip_payload_length
-        hl = t.header_length
+        do = t.data_offset
+        hl = do * 4 if do is not None else t.header_length
         ta = 0
-        if ipl is not None and ipl >= hl and not pkt.is_fragment:
+        if ipl is not None and ipl >= hl and not net.is_fragment:
             seglen = ipl - hl
             ws = c.ws
             if s == 0:
                 wf, wr = ws.d0, ws.d1
             else:
                 wf, wr = ws.d1, ws.d0
-            if flags & SYN and wf.base_set and seq != wf.base_seq:
-                # tshark starts a new conversation ("reused ports")
-                ws = c.ws = WSConv()
-                c.ws_conversations += 1
-                wf, wr = (ws.d0, ws.d1) if s == 0 else (ws.d1, ws.d0)
+            if flags & SYN:
+                if wf.base_set and seq != wf.base_seq:
+                    # tshark starts a new conversation ("reused ports")
+                    ws = c.ws = WSConv()
+                    c.ws_conversations += 1
+                    wf, wr = (ws.d0, ws.d1) if s == 0 else (ws.d1, ws.d0)
             if not wf.base_set:
                 wf.base_seq = seq if flags & SYN else (seq - 1) & M32
                 wf.base_set = True
@@ -214,33 +220,27 @@ class TCPTracker:
             if opts and flags & ACK:
                 blocks: tuple[tuple[int, int], ...] = ()
                 for o in opts:
-                    if isinstance(o, SACKOption):
+                    if type(o) is SACKOption:
                         blocks = o.blocks
                         break
                 c.sack_blocks[s] = blocks
             if ta & ANY_RETRANSMISSION:
                 c.retrans_packets += 1
-                self._retransmitted(c, s, wf, wr, seq, seglen, ta, flow, ts_ns, n)
+                self._retransmitted(c, s, wf, wr, seq, seglen, ta, ts_ns, n)
         else:
             seglen = 0 if ipl is None else max(ipl - hl, 0)
-        # handshake facts
         if flags & SYN:
             self._syn(c, s, flags, seglen, ts_ns, n, t)
-        elif flags & ACK and c.synack_ts is not None and c.synack_to_ack_ns is None and s != self._synack_side(c):
-            c.synack_to_ack_ns = ts_ns - (c.last_synack_ts or c.synack_ts)
-        # RFC 9293 inference
-        if flags & SYN:
             scaled = window
         else:
+            if flags & ACK and c.synack_to_ack_ns is None and c.synack_ts is not None \
+                    and not c.synack_count[s]:
+                c.synack_to_ack_ns = ts_ns - (c.last_synack_ts or c.synack_ts)
             scaled = window << e.wscale
-        old_e, old_r = e.state, r.state
-        ne, nr = len(e.timeline), len(r.timeline)
+        # RFC 9293 inference
         notes = observe_segment(e, r, flags, seq, ack, seglen, scaled, ts_ns, n)
         if notes:
-            self._notes(c, notes, flags, src, sport, ts_ns, n, flow)
-        if self._events_on and (len(e.timeline) != ne or len(r.timeline) != nr):
-            self._state_events(c, e, ne, old_e, flow)
-            self._state_events(c, r, nr, old_r, flow)
+            self._notes(c, notes, flags, src, sport, ts_ns, n)
         if flags & (FIN | RST) and c.close is None and (flags & FIN or notes & NOTE_RST_ACCEPTED):
             c.close = "rst" if flags & RST else "fin"
             c.closed_by_addr = (src, sport)
@@ -289,8 +289,8 @@ class TCPTracker:
             else:
                 c.e0.wscale = c.e1.wscale = 0
 
-    def _retransmitted(self, c: TCPConn, s: int, wf: WSDir, wr: WSDir, seq: int, seglen: int, ta: int, flow: Any,
-                       ts: int, n: int) -> None:
+    def _retransmitted(self, c: TCPConn, s: int, wf: WSDir, wr: WSDir, seq: int, seglen: int, ta: int, ts: int,
+                       n: int) -> None:
         if seglen:
             c.retrans_bytes[s] += seglen
             c.retrans_unneeded[s] += _covered(seq, (seq + seglen) & M32, wr.lastack,
@@ -304,8 +304,7 @@ class TCPTracker:
                     "spurious_retransmission" if ta & SPURIOUS_RETRANSMISSION else "retransmission")
             self._queue.append((SegmentRetransmitted, c.flow_id, ts, n, s, kind))
 
-    def _notes(self, c: TCPConn, notes: int, flags: int, src: bytes, sport: int, ts: int, n: int,
-               flow: Any) -> None:
+    def _notes(self, c: TCPConn, notes: int, flags: int, src: bytes, sport: int, ts: int, n: int) -> None:
         if notes & NOTE_REFUSED:
             c.refused = True
         if flags & RST and self._events_on:
@@ -317,14 +316,6 @@ class TCPTracker:
                 if self._events_on:
                     self._queue.append((AnomalyObserved, c.flow_id, ts, n, name))
 
-    def _state_events(self, c: TCPConn, m: EndpointMachine, start: int, old: TCPState, flow: Any) -> None:
-        prev = old if start == 0 else m.timeline[start - 1][0]
-        if start:
-            prev = m.timeline[start - 1][0]
-        for st, ts, n, seen in m.timeline[start:]:
-            self._queue.append((StateChanged, c.flow_id, ts, n, m, prev, st, seen, flow))
-            prev = st
-
     def process_icmp(self, pkt: Any, n: int, ts_ns: int, flow: Any) -> None:
         """Attach an ICMP/ICMPv6 error quoting a segment of ``flow`` to it (sender address, type, code)."""
         q = pkt.quoted
@@ -335,7 +326,8 @@ class TCPTracker:
         qsrc = q.network.src
         c = flow.tcp
         if c is None:
-            c = flow.tcp = TCPConn(flow.id, qsrc, qt.src_port, q.network.dst, qt.dst_port)
+            c = flow.tcp = TCPConn(flow.id, qsrc, qt.src_port, q.network.dst, qt.dst_port,
+                                   self._queue if self._events_on else None, flow)
             self._live[id(flow)] = flow
         m = c.e0 if c.side(qsrc, qt.src_port) == 0 else c.e1
         sender = _addr(pkt.network.src)
@@ -344,9 +336,7 @@ class TCPTracker:
                             "quoted_seq": getattr(qt, "seq", None), "version": icmp.version}
         unreach = (icmp.version == 4 and icmp.type == 3 and icmp.code != 4) or (icmp.version == 6 and icmp.type == 1)
         if unreach:
-            old = m.state
-            if apply_icmp_unreachable(m, ts_ns, n) is not None and self._events_on:
-                self._state_events(c, m, len(m.timeline) - 1, old, flow)
+            apply_icmp_unreachable(m, ts_ns, n)
         if self._events_on:
             self._queue.append((ICMPErrorObserved, c.flow_id, ts_ns, n, icmp.type, icmp.code, sender))
 
@@ -379,10 +369,10 @@ class TCPTracker:
         while q:
             item = q.popleft()
             cls = item[0]
-            if cls is StateChanged:
-                _, fid, ts, n, m, old, new, seen, flow = item
+            if isinstance(cls, Flow):
+                flow, m, old, new, ts, n, seen = item
                 who = "client" if (m.addr == flow.a_addr and m.port == flow.a_port) else "server"
-                out.append(StateChanged(fid, ts, n, who, old, new, seen))
+                out.append(StateChanged(flow.id, ts, n, who, old, new, seen))
             elif cls is SegmentRetransmitted or cls is ResetObserved:
                 out.append(cls(item[1], item[2], item[3], self._who_side(item[4]), *item[5:]))
             else:

@@ -146,8 +146,45 @@ class ZeekConn:
                     self.history.append("^")
                     self.orig_addr, self.orig_port = dst, dport
         is_orig = src == self.orig_addr and sport == self.orig_port
-        ep = self.orig if is_orig else self.resp
-        peer = self.resp if is_orig else self.orig
+        if is_orig:
+            ep, peer = self.orig, self.resp
+        else:
+            ep, peer = self.resp, self.orig
+        st = ep.state
+        if not flags & 0x07 and st != INACTIVE:
+            # fast path: no SYN/FIN/RST from an endpoint already seen; no state can change
+            if length:
+                mask = HIST_DATA if is_orig else HIST_DATA << 16
+                if not self.hist_seen & mask:
+                    self.hist_seen |= mask
+                    self.history.append("D" if is_orig else "d")
+            elif flags & ACK:
+                mask = HIST_ACK if is_orig else HIST_ACK << 16
+                if not self.hist_seen & mask:
+                    self.hist_seen |= mask
+                    self.history.append("A" if is_orig else "a")
+            ps = peer.state
+            if window == 0 and ps != CLOSED and st != RESET:
+                self._scaled(ep, "W", "zw")
+            if flags & ACK:
+                if ps == INACTIVE:
+                    if not peer.initialized:
+                        peer.start_seq = peer.ack_seq = peer.last_seq = (ack - 1) & M32
+                        peer.initialized = True
+                elif 0 < ((ack - peer.ack_seq) & M32) < 0x80000000:
+                    peer.ack_seq = ack
+            last = (seq + length) & M32
+            if st != RESET:
+                d = (last - ep.last_seq) & M32
+                if 0 < d < 0x80000000:
+                    ep.last_seq = last
+                elif length > 0:
+                    self._scaled(ep, "T", "rxmt")
+            if flags & ACK and peer.initialized and ps != INACTIVE and ps != RESET:
+                if 0 < ((ack - peer.last_seq) & M32) < 0x80000000:
+                    self._scaled(peer, "G", "gap")
+                    peer.last_seq = ack
+            return
         if self._process(ep, peer, is_orig, flags, seq, ack, length, window):
             self.orig_addr, self.orig_port = src, sport
 

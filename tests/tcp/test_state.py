@@ -216,7 +216,7 @@ def test_events_drain() -> None:
     d.s("RA", 0, 1001)
     ev = d.tr.events()
     kinds = [type(e).__name__ for e in ev]
-    assert kinds == ["StateChanged", "HandshakeCompleted", "ResetObserved", "StateChanged", "StateChanged"]
+    assert kinds == ["StateChanged", "HandshakeCompleted", "StateChanged", "StateChanged", "ResetObserved"]
     assert [(e.endpoint, e.new, e.seen) for e in ev if type(e).__name__ == "StateChanged"] == [
         ("client", TCPState.SYN_SENT, True), ("server", TCPState.CLOSED, True), ("client", TCPState.CLOSED, False)]
     assert d.tr.events() == []
