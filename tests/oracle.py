@@ -19,19 +19,33 @@ def tshark_stream_counts(path: Path | str) -> dict[tuple[str, int], dict[Endpoin
     """Return {(proto, stream): {(src, sport): [packets, bytes]}} from tshark's tcp.stream/udp.stream.
 
     The packets of each direction are keyed by their sender; bytes are frame.len as tshark's
-    conversation table counts them. ICMP errors that quote a TCP/UDP header are left out (their
-    outer layer is ICMP; rawnet counts them in the ICMP flow between the two addresses).
+    conversation table counts them. tshark reassembles IP fragments and puts the datagram's
+    transport header on the last fragment's frame; ``ip.fragment``/``ipv6.fragment`` on that frame
+    lists every frame of the datagram, and each of those frames is credited to the datagram's
+    stream here (what tshark says the frame belongs to). ICMP errors that quote a TCP/UDP header
+    are left out (their outer layer is ICMP; rawnet counts them in the ICMP flow).
     """
-    out = _run(["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=f", "-E", "separator=|",
-                "-e", "tcp.stream", "-e", "udp.stream", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
-                "-e", "udp.srcport", "-e", "frame.len", "-e", "icmp.type", "-e", "icmpv6.type",
-                "-o", "tcp.analyze_sequence_numbers:TRUE"])
-    convs: dict[tuple[str, int], dict[Endpoint, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    out = _run(["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+                "-E", "separator=|",
+                "-e", "frame.number", "-e", "tcp.stream", "-e", "udp.stream", "-e", "ip.src", "-e", "ipv6.src",
+                "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "frame.len", "-e", "icmp.type",
+                "-e", "icmpv6.type", "-e", "ip.fragment", "-e", "ipv6.fragment"])
+    members: dict[int, list[int]] = {}
+    in_datagram: set[int] = set()
+    rows: dict[int, list[str]] = {}
     for line in out.splitlines():
         f = line.split("|")
-        if len(f) < 9:
+        if len(f) < 12:
             continue
-        tstream, ustream, src4, src6, tport, uport, flen, itype, i6type = f[:9]
+        num = int(f[0])
+        if f[10] or f[11]:
+            frames = [int(x) for x in (f[10] or f[11]).split(",") if x]
+            members[num] = frames
+            in_datagram.update(frames)
+        rows[num] = [x.split(",")[0] for x in f[:10]]
+    convs: dict[tuple[str, int], dict[Endpoint, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for num, f in rows.items():
+        _, tstream, ustream, src4, src6, tport, uport, flen, itype, i6type = f[:10]
         if itype or i6type:
             continue
         src = src4 or src6
@@ -41,9 +55,13 @@ def tshark_stream_counts(path: Path | str) -> dict[tuple[str, int], dict[Endpoin
             key, port = ("udp", int(ustream)), int(uport)
         else:
             continue
-        c = convs[key][(src, port)]
-        c[0] += 1
-        c[1] += int(flen)
+        frames = members.get(num, [num])
+        if num in in_datagram and num not in members:
+            continue  # a fragment whose datagram is counted through its reassembling frame
+        for fr in frames:
+            c = convs[key][(src, port)]
+            c[0] += 1
+            c[1] += int(rows[fr][7]) if fr in rows else int(flen)
     return {k: dict(v) for k, v in convs.items()}
 
 
