@@ -47,6 +47,24 @@ class _LazyGroup(click.Group):
             raise
         mod.register(self)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a RawnetError prints ``rawnet: error: ...`` and exits with its code."""
+        try:
+            return super().invoke(ctx)
+        except RawnetError as err:
+            click.echo(f"rawnet: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
+            click.echo(f"rawnet: error: cannot open {err.filename}: {err.strerror}", err=True)
+            ctx.exit(66)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            if err.filename is None:
+                raise
+            click.echo(f"rawnet: error: {err.filename}: {err.strerror}", err=True)
+            ctx.exit(74)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         for module in _MODULES:
             self._load(module)
