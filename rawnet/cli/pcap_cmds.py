@@ -248,5 +248,8 @@ def summary_cmd(file: str, as_json: bool, top: int) -> None:
 
 
 def register(group: click.Group) -> None:
-    """Attach the pcap group (and the TCP commands when present) to ``group``."""
+    """Attach the pcap group, with the TCP commands (tcp, ladder), to ``group``."""
+    from . import tcp_cmds
+
+    tcp_cmds.register(pcap_group)
     group.add_command(pcap_group)
