@@ -39,6 +39,7 @@ from .zeek import ZeekConn
 __all__ = ["TCPTracker", "TCPConn"]
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+_EST = TCPState.ESTABLISHED
 _NOTE_NAMES = ((NOTE_DATA_AFTER_FIN, "data_after_fin"), (NOTE_RST_OUT_OF_WINDOW, "rst_out_of_window"),
                (NOTE_SYN_AFTER_CLOSE, "syn_after_close"), (NOTE_SIMULTANEOUS_OPEN, "simultaneous_open"),
                (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"))
@@ -237,15 +238,23 @@ class TCPTracker:
                     and not c.synack_count[s]:
                 c.synack_to_ack_ns = ts_ns - (c.last_synack_ts or c.synack_ts)
             scaled = window << e.wscale
-        # RFC 9293 inference
-        notes = observe_segment(e, r, flags, seq, ack, seglen, scaled, ts_ns, n)
-        if notes:
-            self._notes(c, notes, flags, src, sport, ts_ns, n)
-        if flags & (FIN | RST) and c.close is None and (flags & FIN or notes & NOTE_RST_ACCEPTED):
-            c.close = "rst" if flags & RST else "fin"
-            c.closed_by_addr = (src, sport)
-            c.close_n = n
-            c.close_ts = ts_ns
+        # RFC 9293 inference; the common case (both ESTABLISHED, no SYN/FIN/RST, nothing pending) changes
+        # no state and is done inline (same effect as observe_segment)
+        if (not flags & 0x07 and e.state is _EST and r.state is _EST and e.pending_fin is None
+                and not r.fin_sent):
+            if flags & ACK:
+                e.last_ack = ack
+                e.ack_valid = True
+            e.last_window = scaled
+        else:
+            notes = observe_segment(e, r, flags, seq, ack, seglen, scaled, ts_ns, n)
+            if notes:
+                self._notes(c, notes, flags, src, sport, ts_ns, n)
+            if flags & (FIN | RST) and c.close is None and (flags & FIN or notes & NOTE_RST_ACCEPTED):
+                c.close = "rst" if flags & RST else "fin"
+                c.closed_by_addr = (src, sport)
+                c.close_n = n
+                c.close_ts = ts_ns
         # Zeek
         c.zk.packet(src, sport, net.dst, t.dst_port, flags, seq, ack, seglen, window)
         self._count += 1

@@ -153,38 +153,41 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
     fnext = fwd.nextseq
     ctl = flags & (SYN | FIN | RST)
 
-    # ZERO WINDOW PROBE
+    # ZERO WINDOW PROBE (skips the other checks of this direction)
     if seglen == 1 and seq == fnext and rev.window == 0:
         ta = ZERO_WINDOW_PROBE
     else:
-        if window == 0 and not ctl:
-            ta = ZERO_WINDOW
-        # LOST SEGMENT (previous segment not captured)
-        if fnext and not flags & RST and 0 < ((seq - fnext) & M32) <= HALF:
-            ta |= LOST_SEGMENT
-        # KEEP ALIVE
-        if seglen <= 1 and not ctl and seq == ((fnext - 1) & M32):
-            ta |= KEEP_ALIVE
-        if seglen == 0 and not ctl:
-            same = seq == fnext and ack == fwd.lastack
-            if window and window != fwd.window and same:
-                ta |= WINDOW_UPDATE
-        # WINDOW FULL
-        if seglen > 0 and rev.win_scale != -1 and not ctl:
-            shift = 0 if (rev.is_first_ack or rev.win_scale == -2) else rev.win_scale
-            if ((seq + seglen) & M32) == ((rev.lastack + ((rev.window << shift) & M32)) & M32):
-                ta |= WINDOW_FULL
-        if seglen == 0 and not ctl and seq == fnext:
-            if window and window == fwd.window and ack == fwd.lastack:
-                if rev.lastsegmentflags & KEEP_ALIVE:
-                    ta |= KEEP_ALIVE_ACK
-                else:
-                    # DUPLICATE ACK
-                    fwd.dupacknum += 1
-                    ta |= DUPLICATE_ACK
-            elif (window == 0 and window == fwd.window and rev.lastsegmentflags & ZERO_WINDOW_PROBE
-                  and ack == fwd.lastack):
-                ta |= ZERO_WINDOW_PROBE_ACK
+        # LOST SEGMENT (previous segment not captured), not for RST
+        if seq != fnext and fnext and not flags & RST and 0 < ((seq - fnext) & M32) <= HALF:
+            ta = LOST_SEGMENT
+        if not ctl:
+            if window == 0:
+                ta |= ZERO_WINDOW
+            if seglen == 0:
+                if seq == fnext:
+                    if ack == fwd.lastack:
+                        if window:
+                            if window != fwd.window:
+                                ta |= WINDOW_UPDATE
+                            elif rev.lastsegmentflags & KEEP_ALIVE:
+                                ta |= KEEP_ALIVE_ACK
+                            else:
+                                # DUPLICATE ACK
+                                fwd.dupacknum += 1
+                                ta |= DUPLICATE_ACK
+                        elif fwd.window == 0 and rev.lastsegmentflags & ZERO_WINDOW_PROBE:
+                            ta |= ZERO_WINDOW_PROBE_ACK
+                elif seq == ((fnext - 1) & M32):
+                    ta |= KEEP_ALIVE
+            else:
+                if seglen == 1 and seq == ((fnext - 1) & M32):
+                    ta |= KEEP_ALIVE
+                # WINDOW FULL
+                ws = rev.win_scale
+                if ws != -1:
+                    shift = 0 if (ws == -2 or rev.is_first_ack) else ws
+                    if ((seq + seglen) & M32) == ((rev.lastack + ((rev.window << shift) & M32)) & M32):
+                        ta |= WINDOW_FULL
 
     # finished_fwd: a new ACK value resets the duplicate-ACK counter
     if ack != fwd.lastack:
