@@ -143,7 +143,8 @@ class EndpointMachine:
 
     __slots__ = ("addr", "port", "state", "timeline", "iss", "syn_seen", "fin_seq", "fin_sent",
                  "snd_nxt", "last_ack", "ack_valid", "last_window", "wscale", "from_listen",
-                 "first_syn_rcv_n", "first_syn_rcv_ts", "pending_fin", "fin_received", "sink", "owner")
+                 "first_syn_rcv_n", "first_syn_rcv_ts", "pending_fin", "fin_received", "sink", "owner",
+                 "syn_count", "synack_count", "retrans_bytes", "retrans_unneeded", "sack_blocks")
 
     def __init__(self, addr: bytes, port: int, sink: Any = None, owner: Any = None) -> None:
         """Start in UNKNOWN; ``sink`` (a list or deque) receives (owner, machine, old, new, ts, n, seen)."""
@@ -167,6 +168,12 @@ class EndpointMachine:
         self.fin_received = False
         self.sink = sink
         self.owner = owner
+        # per-endpoint figures kept here for the tracker's reports (not used by the rules)
+        self.syn_count = 0
+        self.synack_count = 0
+        self.retrans_bytes = 0
+        self.retrans_unneeded = 0
+        self.sack_blocks: tuple[tuple[int, int], ...] = ()
 
     def fire(self, event: Event, ts_ns: int, n: int, seen: bool) -> TCPState | None:
         """Apply ``event``; return the new state, or None when the table has no such transition."""

@@ -26,7 +26,7 @@ from collections import deque
 from typing import Any
 
 from ..flow.table import Flow
-from ..packet.tcp import SACKOption, WindowScaleOption
+from ..packet.tcp import FastOpenOption, SACKOption, WindowScaleOption
 from .events import (AnomalyObserved, HandshakeCompleted, ICMPErrorObserved, ResetObserved,
                      SegmentRetransmitted, StateChanged, TrackerEvent)
 from .state import (NOTE_DATA_AFTER_FIN, NOTE_REFUSED, NOTE_RST_ACCEPTED, NOTE_RST_OUT_OF_WINDOW,
@@ -52,11 +52,11 @@ def _addr(a: bytes) -> str:
 class TCPConn:
     """Per-connection tracker state (lives in ``Flow.tcp``)."""
 
-    __slots__ = ("flow_id", "e0", "e1", "ws", "zk", "syn_count", "synack_count", "first_syn_ts", "last_syn_ts",
+    __slots__ = ("flow_id", "e0", "e1", "ws", "zk", "first_syn_ts", "last_syn_ts",
                  "first_syn_n", "synack_ts", "last_synack_ts", "syn_to_synack_ns", "synack_to_ack_ns",
                  "irtt_ns", "irtt_n", "refused", "icmp_error", "close", "closed_by_addr", "close_n",
-                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "retrans_bytes", "retrans_unneeded",
-                 "sack_blocks", "anomalies", "last_ts", "ws_conversations", "packets")
+                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "anomalies", "last_ts",
+                 "ws_conversations", "packets")
 
     def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int, sink: Any = None,
                  flow: Any = None) -> None:
@@ -65,8 +65,6 @@ class TCPConn:
         self.e1 = EndpointMachine(dst, dport, sink, flow)
         self.ws = WSConv()
         self.zk = ZeekConn()
-        self.syn_count = [0, 0]
-        self.synack_count = [0, 0]
         self.first_syn_ts: int | None = None
         self.first_syn_n = 0
         self.last_syn_ts: int | None = None
@@ -85,10 +83,7 @@ class TCPConn:
         self.tfo_bytes = 0
         self.tfo_cookie = False
         self.retrans_packets = 0
-        self.retrans_bytes = [0, 0]
-        self.retrans_unneeded = [0, 0]
-        self.sack_blocks: list[tuple[tuple[int, int], ...]] = [(), ()]
-        self.anomalies: list[tuple[str, int]] = []
+        self.anomalies: list[tuple[str, int]] | None = None
         self.last_ts = 0
         self.ws_conversations = 1
         self.packets = 0
@@ -224,18 +219,18 @@ class TCPTracker:
                     if type(o) is SACKOption:
                         blocks = o.blocks
                         break
-                c.sack_blocks[s] = blocks
+                e.sack_blocks = blocks
             if ta & ANY_RETRANSMISSION:
                 c.retrans_packets += 1
-                self._retransmitted(c, s, wf, wr, seq, seglen, ta, ts_ns, n)
+                self._retransmitted(c, e, r, s, wf, seq, seglen, ta, ts_ns, n)
         else:
             seglen = 0 if ipl is None else max(ipl - hl, 0)
         if flags & SYN:
-            self._syn(c, s, flags, seglen, ts_ns, n, t)
+            self._syn(c, e, flags, seglen, ts_ns, n, t)
             scaled = window
         else:
             if flags & ACK and c.synack_to_ack_ns is None and c.synack_ts is not None \
-                    and not c.synack_count[s]:
+                    and not e.synack_count:
                 c.synack_to_ack_ns = ts_ns - (c.last_synack_ts or c.synack_ts)
             scaled = window << e.wscale
         # RFC 9293 inference; the common case (both ESTABLISHED, no SYN/FIN/RST, nothing pending) changes
@@ -264,20 +259,16 @@ class TCPTracker:
             return list(flag_names(ta))
         return []
 
-    @staticmethod
-    def _synack_side(c: TCPConn) -> int:
-        return 0 if c.synack_count[0] else 1
-
-    def _syn(self, c: TCPConn, s: int, flags: int, seglen: int, ts: int, n: int, t: Any) -> None:
+    def _syn(self, c: TCPConn, e: EndpointMachine, flags: int, seglen: int, ts: int, n: int, t: Any) -> None:
         if flags & ACK:
-            c.synack_count[s] += 1
+            e.synack_count += 1
             if c.synack_ts is None:
                 c.synack_ts = ts
                 if c.last_syn_ts is not None:
                     c.syn_to_synack_ns = ts - c.last_syn_ts
             c.last_synack_ts = ts
         else:
-            c.syn_count[s] += 1
+            e.syn_count += 1
             if c.first_syn_ts is None:
                 c.first_syn_ts = ts
                 c.first_syn_n = n
@@ -286,25 +277,22 @@ class TCPTracker:
             if seglen:
                 c.tfo_bytes += seglen
             for o in t.options:
-                if type(o).__name__ == "FastOpenOption":
+                if type(o) is FastOpenOption:
                     c.tfo_cookie = True
-            # window scale for the RFC machines: both SYNs must carry the option
-        if flags & SYN:
-            e = c.e0 if s == 0 else c.e1
-            for o in t.options:
-                if isinstance(o, WindowScaleOption):
-                    e.wscale = min(o.shift, 14)
-                    break
-            else:
-                c.e0.wscale = c.e1.wscale = 0
+        # window scale for the RFC machines (RFC 7323 §2.2: both SYNs must carry the option)
+        for o in t.options:
+            if type(o) is WindowScaleOption:
+                e.wscale = min(o.shift, 14)
+                break
+        else:
+            c.e0.wscale = c.e1.wscale = 0
 
-    def _retransmitted(self, c: TCPConn, s: int, wf: WSDir, wr: WSDir, seq: int, seglen: int, ta: int, ts: int,
-                       n: int) -> None:
+    def _retransmitted(self, c: TCPConn, e: EndpointMachine, r: EndpointMachine, s: int, wf: WSDir, seq: int,
+                       seglen: int, ta: int, ts: int, n: int) -> None:
         if seglen:
-            c.retrans_bytes[s] += seglen
-            c.retrans_unneeded[s] += _covered(seq, (seq + seglen) & M32, wr.lastack,
-                                              c.sack_blocks[1 - s])
+            e.retrans_bytes += seglen
             end = (seq + seglen) & M32
+            e.retrans_unneeded += _covered(seq, end, r.last_ack if r.ack_valid else seq, r.sack_blocks)
             for seg in wf.segments:  # Karn: samples for these bytes are now ambiguous
                 if ((seg[1] - seq) & M32) - 1 < 0x7FFFFFFF and ((end - seg[0]) & M32) - 1 < 0x7FFFFFFF:
                     seg[3] = 1
@@ -321,6 +309,8 @@ class TCPTracker:
                                 bool(notes & NOTE_RST_ACCEPTED), bool(notes & NOTE_REFUSED)))
         for bit, name in _NOTE_NAMES:
             if notes & bit:
+                if c.anomalies is None:
+                    c.anomalies = []
                 c.anomalies.append((name, n))
                 if self._events_on:
                     self._queue.append((AnomalyObserved, c.flow_id, ts, n, name))
@@ -413,7 +403,6 @@ class TCPTracker:
         if c.closed_by_addr is not None:
             closed_by = "client" if c.closed_by_addr == (cl.addr, cl.port) else "server"
         rtt = self._rtt(c)
-        si = 1 - ci
         return {
             "conn_state": c.zk.conn_state(),
             "history": c.zk.history_str(),
@@ -423,21 +412,21 @@ class TCPTracker:
             "server_state": str(sv.state),
             "close": c.close,
             "closed_by": closed_by,
-            "syn_retransmissions": max(c.syn_count[ci] - 1, 0),
-            "synack_retransmissions": max(c.synack_count[si] - 1, 0),
+            "syn_retransmissions": max(cl.syn_count - 1, 0),
+            "synack_retransmissions": max(sv.synack_count - 1, 0),
             "syn_to_synack_ns": c.syn_to_synack_ns,
             "synack_to_ack_ns": c.synack_to_ack_ns,
             "refused": c.refused,
             "icmp_error": c.icmp_error,
             "tfo_data_bytes": c.tfo_bytes,
-            "retransmitted_bytes_client": c.retrans_bytes[ci],
-            "retransmitted_bytes_server": c.retrans_bytes[si],
-            "retransmitted_bytes_unneeded": c.retrans_unneeded[0] + c.retrans_unneeded[1],
+            "retransmitted_bytes_client": cl.retrans_bytes,
+            "retransmitted_bytes_server": sv.retrans_bytes,
+            "retransmitted_bytes_unneeded": cl.retrans_unneeded + sv.retrans_unneeded,
             "rtt_samples": rtt[0],
             "rtt_min_ns": rtt[1],
             "rtt_avg_ns": rtt[2],
             "rtt_max_ns": rtt[3],
-            "anomalies": [name for name, _ in c.anomalies],
+            "anomalies": [name for name, _ in c.anomalies or ()],
         }
 
     @staticmethod

@@ -25,8 +25,6 @@ Only the analysis flags are computed; bytes in flight, PDU tracking and reassemb
 
 from __future__ import annotations
 
-from collections import deque
-
 __all__ = ["FLAG_NAMES", "WSDir", "WSConv", "flag_names", "analyze"]
 
 M32 = 0xFFFFFFFF
@@ -113,7 +111,7 @@ class WSDir:
         self.is_first_ack = True
         self.dupacknum = 0
         self.lastsegmentflags = 0
-        self.segments: deque[list[int]] = deque()  # [seq, nextseq, ts_ns, karn] oldest first
+        self.segments: list[list[int]] = []  # [seq, nextseq, ts_ns, karn] oldest first
         self.base_seq = 0
         self.base_set = False
         self.rtt_n = 0
@@ -238,27 +236,30 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
     fwd.lastacktime = ts
     fwd.lastsegmentflags = ta
 
-    # forget the other direction's segments this ACK covers
+    # forget the other direction's segments this ACK covers (oldest first)
     segs = rev.segments
-    while segs:
-        s = segs[0]
-        if ack == s[1]:
-            segs.popleft()
-            c.acked = True
-            if not s[3] and flags & ACK:
-                # Karn's rule: only segments sent once give an RTT sample (RFC 6298 §3)
-                d = ts - s[2]
-                if rev.rtt_n == 0 or d < rev.rtt_min:
-                    rev.rtt_min = d
-                if d > rev.rtt_max:
-                    rev.rtt_max = d
-                rev.rtt_n += 1
-                rev.rtt_sum += d
-        elif 0 < ((ack - s[1]) & M32) <= HALF:
-            segs.popleft()
-        else:
-            if 0 < ((ack - s[0]) & M32) <= HALF:
-                s[0] = ack
+    if segs:
+        k = 0
+        for s in segs:
+            if ack == s[1]:
+                k += 1
                 c.acked = True
-            break
+                if not s[3] and flags & ACK:
+                    # Karn's rule: only segments sent once give an RTT sample (RFC 6298 §3)
+                    d = ts - s[2]
+                    if rev.rtt_n == 0 or d < rev.rtt_min:
+                        rev.rtt_min = d
+                    if d > rev.rtt_max:
+                        rev.rtt_max = d
+                    rev.rtt_n += 1
+                    rev.rtt_sum += d
+            elif 0 < ((ack - s[1]) & M32) <= HALF:
+                k += 1
+            else:
+                if 0 < ((ack - s[0]) & M32) <= HALF:
+                    s[0] = ack
+                    c.acked = True
+                break
+        if k:
+            del segs[:k]
     return ta

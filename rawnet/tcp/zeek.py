@@ -97,7 +97,7 @@ class ZeekConn:
         self.resp = ZeekEndpoint(False)
         self.orig_addr = b""
         self.orig_port = 0
-        self.history: list[str] = []
+        self.history = ""
         self.hist_seen = 0
         self.started = False
 
@@ -108,12 +108,12 @@ class ZeekConn:
             code = code.lower()
         if not self.hist_seen & mask:
             self.hist_seen |= mask
-            self.history.append(code)
+            self.history += code
             return False
         return True
 
     def _add(self, ep: ZeekEndpoint, code: str) -> None:
-        self.history.append(code if ep.is_orig else code.lower())
+        self.history += code if ep.is_orig else code.lower()
 
     def _scaled(self, ep: ZeekEndpoint, code: str, which: str) -> None:
         cnt = getattr(ep, which + "_cnt") + 1
@@ -128,7 +128,7 @@ class ZeekConn:
         self.orig.is_orig = True
         self.resp.is_orig = False
         self.hist_seen = ((self.hist_seen >> 16) & 0xFFFF) | ((self.hist_seen & 0xFFFF) << 16)
-        self.history.append("^")
+        self.history += "^"
 
     # -- per packet ----------------------------------------------------------------------------------
     def packet(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int, seq: int, ack: int,
@@ -143,7 +143,7 @@ class ZeekConn:
                 else:
                     flip = True
                 if flip:
-                    self.history.append("^")
+                    self.history += "^"
                     self.orig_addr, self.orig_port = dst, dport
         is_orig = src == self.orig_addr and sport == self.orig_port
         if is_orig:
@@ -157,12 +157,12 @@ class ZeekConn:
                 mask = HIST_DATA if is_orig else HIST_DATA << 16
                 if not self.hist_seen & mask:
                     self.hist_seen |= mask
-                    self.history.append("D" if is_orig else "d")
+                    self.history += "D" if is_orig else "d"
             elif flags & ACK:
                 mask = HIST_ACK if is_orig else HIST_ACK << 16
                 if not self.hist_seen & mask:
                     self.hist_seen |= mask
-                    self.history.append("A" if is_orig else "a")
+                    self.history += "A" if is_orig else "a"
             ps = peer.state
             if window == 0 and ps != CLOSED and st != RESET:
                 self._scaled(ep, "W", "zw")
@@ -328,7 +328,7 @@ class ZeekConn:
     # -- results ---------------------------------------------------------------------------------------
     def history_str(self) -> str:
         """Return the history string."""
-        return "".join(self.history)
+        return self.history
 
     def conn_state(self) -> str:
         """Return the conn_state per base/protocols/conn/main.zeek."""
