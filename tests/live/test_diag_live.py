@@ -186,3 +186,23 @@ def test_policy_routing_is_honoured(routed) -> None:
     finally:
         routed.run("client", ["ip", "rule", "del", "priority", "100"], check=False)
         routed.run("client", ["ip", "route", "flush", "table", "100"], check=False)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_udp_probe_states(mixed_lab, family: int) -> None:
+    srv = mixed_lab.addr("server", family)
+    udp = ("import socket, select, sys, time\nfam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n"
+           "s = socket.socket(fam, socket.SOCK_DGRAM)\ns.bind((sys.argv[1], 5353))\nend = time.monotonic() + 20\n"
+           "while time.monotonic() < end:\n    r, _, _ = select.select([s], [], [], 0.2)\n    if r:\n"
+           "        d, a = s.recvfrom(100)\n        s.sendto(b'ok', a)\n")
+    mixed_lab.popen("server", [sys.executable, "-c", udp, srv])
+    nft_rule(mixed_lab, "server", "input", "udp dport 5354 drop")
+    nft_rule(mixed_lab, "server", "input", "udp dport 5355 reject with icmpx admin-prohibited")
+    import time
+
+    time.sleep(0.3)
+    with mixed_lab.inside("client"):
+        rep = run_probe(srv, [5353, 5354, 5355, 5356], scan="udp", timeout_s=0.4, retries=0, rate_pps=100)
+    assert [(r.port, str(r.state), str(r.reason)) for r in rep.results] == [
+        (5353, "open", "udp-response"), (5354, "open|filtered", "no-response"),
+        (5355, "filtered", "admin-prohibited"), (5356, "closed", "port-unreach")]
