@@ -375,6 +375,9 @@ class ReplyMatcher:
             own = self._own(packet, src, dst)
             if own is not None:
                 return own
+            if t.version == 6 and 133 <= t.type <= 137:
+                return Mismatch(packet, MismatchRule.UNRELATED, f"ICMPv6 {t.type_name} is neighbour discovery "
+                                "(RFC 4861), never an answer to a probe")
             return Mismatch(packet, MismatchRule.NOT_AN_ANSWER, f"ICMP {t.type_name} is not an echo reply or an "
                             "error quoting a probe")
         key = (1, dst, src, t.identifier, t.sequence)

@@ -233,14 +233,20 @@ def open_transport(target: str, iface: str | None, *, bpf: str | None = None,
                    socket_factory: SocketFactory = socket.socket) -> LiveTransport:
     """Return a LiveTransport for ``target`` receiving on ``iface`` (None: every interface).
 
-    The receive filter is ``bpf`` compiled by tcpdump, or by default the hand-built ``reply_filter``
-    (packets from the target and all ICMP of its family).
+    The receive filter is ``bpf``, or by default "packets from the target and all ICMP of its family",
+    compiled by libpcap (``tcpdump -dd``) or, without tcpdump, hand-built (``bpf.reply_filter``).
 
     Raises:
         PrivilegeError: no CAP_NET_RAW (exit 77).
     """
     version = 6 if ":" in target else 4
-    program = compile_filter(bpf) if bpf else reply_filter(target)
+    if bpf:
+        program = compile_filter(bpf)
+    else:
+        try:  # libpcap's compiler when tcpdump is there, else the hand-built program of the same meaning
+            program = compile_filter(f"src host {target} or {'icmp6' if version == 6 else 'icmp'}")
+        except UsageError:
+            program = reply_filter(target)
     receiver = PacketReceiver(iface, program, socket_factory=socket_factory)
     try:
         sender = L3Sender(version, socket_factory=socket_factory)
