@@ -1,8 +1,15 @@
-"""Bounds checks shared by the layer parsers: a short read raises TruncatedPacketError, never IndexError."""
+"""Helpers shared by the layer parsers: bounds checks (a short read raises TruncatedPacketError, never
+IndexError) and fast constructors for the frozen header dataclasses on the decode hot path."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from ..errors import TruncatedPacketError
+
+T = TypeVar("T")
 
 
 def need(data: bytes | memoryview, offset: int, n: int, layer: str, what: str = "header") -> None:
@@ -10,3 +17,35 @@ def need(data: bytes | memoryview, offset: int, n: int, layer: str, what: str = 
     available = len(data) - offset
     if available < n:
         raise TruncatedPacketError(layer, offset, n, max(available, 0), what)
+
+
+def fast_constructor(cls: type[T]) -> Callable[..., T]:
+    """Return a function that makes a ``cls`` from all its field values, positionally, in field order.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which is the
+    largest cost of decoding a packet. The function returned here fills a mutable twin class with
+    the same ``__slots__`` (plain attribute stores) and then gives the object its real class; the
+    result is an ordinary ``cls`` instance (equal, hashable, frozen). When the twin's layout is not
+    compatible, it sets the slots through their descriptors instead. Callers pass values that are
+    already valid, including fields declared with ``init=False``.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    slots = getattr(cls, "__slots__", None)
+    if slots is not None and tuple(slots) == tuple(names):
+        ns["_Twin"] = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(names)})
+        body = "".join(f"    o.{name} = a{i}\n" for i, name in enumerate(names))
+        exec(f"def make({args}):\n    o = _new(_Twin)\n{body}    o.__class__ = _cls\n    return o\n", ns)  # noqa: S102
+        try:
+            ns["make"](*range(len(names)))
+        except TypeError:  # layouts differ: fall back to the slot descriptors
+            ns.pop("make")
+    if "make" not in ns:
+        for i, name in enumerate(names):
+            ns[f"_s{i}"] = getattr(cls, name).__set__
+        body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
+        exec(f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n", ns)  # noqa: S102 - fixed template
+    make: Callable[..., T] = ns["make"]
+    make.__doc__ = f"Return a {cls.__name__} from its field values in order ({', '.join(names)})."
+    return make

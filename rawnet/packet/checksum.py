@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import BuildError
 
-__all__ = ["internet_checksum", "ipv4_pseudo_header", "ipv6_pseudo_header", "transport_checksum"]
+__all__ = ["internet_checksum", "ipv4_pseudo_header", "ipv6_pseudo_header", "transport_checksum", "checksum_ok",
+           "transport_checksum_ok"]
 
 
 def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
@@ -48,3 +49,31 @@ def transport_checksum(src: bytes, dst: bytes, protocol: int, segment: bytes | b
     else:
         pseudo = ipv6_pseudo_header(src, dst, protocol, len(segment))
     return internet_checksum(pseudo + bytes(segment))
+
+
+def checksum_ok(data: bytes) -> bool:
+    """Return True when ``data`` (with its checksum field in place) sums to 0xFFFF, i.e. verifies.
+
+    Same verdict as ``internet_checksum(data) == 0``, without the complement step: the sum of the
+    16-bit words is the big integer modulo 0xFFFF (2**16 is 1 modulo 0xFFFF), and an all-zero
+    buffer does not verify.
+    """
+    if len(data) % 2:
+        total = int.from_bytes(data, "big") << 8
+    else:
+        total = int.from_bytes(data, "big")
+    return total != 0 and total % 0xFFFF == 0
+
+
+def transport_checksum_ok(src: bytes, dst: bytes, protocol: int, segment: bytes) -> bool:
+    """Return True when the TCP/UDP/ICMPv6 ``segment`` (checksum in place) verifies for ``src``/``dst``.
+
+    Same verdict as ``transport_checksum(src, dst, protocol, segment) == 0``, summed without building
+    the pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1). The protocol number makes the sum non-zero.
+    """
+    n = len(segment)
+    total = int.from_bytes(segment, "big")
+    if n % 2:
+        total <<= 8
+    total += int.from_bytes(src, "big") + int.from_bytes(dst, "big") + protocol + (n & 0xFFFF) + (n >> 16)
+    return total % 0xFFFF == 0

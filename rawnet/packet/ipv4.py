@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import BuildError, MalformedPacketError
-from ._wire import need
+from ._wire import fast_constructor, need
 from .checksum import internet_checksum
 
 __all__ = ["IPv4Header", "parse_ipv4", "build_ipv4", "IPV4_DF", "IPV4_MF", "IPV4_RESERVED"]
@@ -82,6 +82,9 @@ class IPv4Header:
         return ipaddress.IPv4Address(self.dst)
 
 
+_new_ipv4 = fast_constructor(IPv4Header)
+
+
 def parse_ipv4(data: bytes | memoryview, offset: int = 0) -> IPv4Header:
     """Return the IPv4 header at ``offset`` (options included).
 
@@ -89,8 +92,12 @@ def parse_ipv4(data: bytes | memoryview, offset: int = 0) -> IPv4Header:
         TruncatedPacketError: fewer bytes than the header needs.
         MalformedPacketError: version is not 4 or IHL is below 5.
     """
-    need(data, offset, 20, "IPv4")
+    if len(data) - offset < 20:
+        need(data, offset, 20, "IPv4")
     vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HDR.unpack_from(data, offset)
+    if vihl == 0x45:  # the common case: no options
+        return _new_ipv4(src, dst, proto, ttl, ident, frag >> 13, frag & 0x1FFF, tos >> 2, tos & 3, b"", 4, 5,
+                         total, csum)
     version, ihl = vihl >> 4, vihl & 0xF
     if version != 4:
         raise MalformedPacketError("IPv4", offset, f"version is {version} (expected 4)")
@@ -99,8 +106,8 @@ def parse_ipv4(data: bytes | memoryview, offset: int = 0) -> IPv4Header:
     hlen = ihl * 4
     need(data, offset, hlen, "IPv4", "header with options")
     options = bytes(data[offset + 20:offset + hlen])
-    return IPv4Header(src, dst, proto, ttl, ident, frag >> 13, frag & 0x1FFF, tos >> 2, tos & 3,
-                      options, version, ihl, total, csum)
+    return _new_ipv4(src, dst, proto, ttl, ident, frag >> 13, frag & 0x1FFF, tos >> 2, tos & 3, options, version,
+                     ihl, total, csum)
 
 
 def header_checksum_ok(data: bytes | memoryview, offset: int, ihl: int) -> bool:

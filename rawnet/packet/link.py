@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from ..errors import BuildError, MalformedPacketError
-from ._wire import need
+from ._wire import fast_constructor, need
 
 __all__ = [
     "LinkType", "EthernetHeader", "VLANTag", "SLLHeader", "SLL2Header", "NullHeader",
@@ -85,11 +85,12 @@ class EthernetHeader:
 
 def parse_ethernet(data: bytes | memoryview, offset: int = 0) -> tuple[EthernetHeader, int, int]:
     """Return the Ethernet header at ``offset``, the payload offset and the payload's EtherType."""
-    need(data, offset, 14, "Ethernet")
-    dst = bytes(data[offset:offset + 6])
-    src = bytes(data[offset + 6:offset + 12])
-    (etype,) = struct.unpack_from("!H", data, offset + 12)
+    if len(data) - offset < 14:
+        need(data, offset, 14, "Ethernet")
+    dst, src, etype = _ETH.unpack_from(data, offset)
     pos = offset + 14
+    if etype not in VLAN_TPIDS:
+        return _new_ethernet(dst, src, etype, ()), pos, etype
     tags: list[VLANTag] = []
     while etype in VLAN_TPIDS:
         need(data, pos, 4, "802.1Q", "tag")
@@ -113,6 +114,10 @@ def build_ethernet(h: EthernetHeader) -> bytes:
         out += struct.pack("!HH", tag.tpid, (tag.pcp << 13) | (tag.dei << 12) | tag.vid)
     out += struct.pack("!H", h.ethertype)
     return bytes(out)
+
+
+_ETH = struct.Struct("!6s6sH")
+_new_ethernet = fast_constructor(EthernetHeader)
 
 
 @dataclass(frozen=True, slots=True)

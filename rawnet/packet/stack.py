@@ -13,17 +13,19 @@ checked (payload cut by the snap length, a fragment, UDP over IPv4 with checksum
 from __future__ import annotations
 
 import ipaddress
+import struct
 from dataclasses import dataclass
 
 from ..errors import BuildError, MalformedPacketError, TruncatedPacketError
-from .checksum import internet_checksum, transport_checksum
+from ._wire import fast_constructor
+from .checksum import checksum_ok, transport_checksum_ok
 from .icmp import ICMPMessage, build_icmp, parse_icmp
 from .ipv4 import IPv4Header, build_ipv4, parse_ipv4
 from .ipv6 import IPv6Header, build_ipv6, parse_ipv6
 from .link import (ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthernetHeader, LinkType, NullHeader, SLL2Header, SLLHeader,
                    build_ethernet, build_null, build_sll, build_sll2, parse_ethernet, parse_null, parse_sll,
                    parse_sll2)
-from .tcp import TCPHeader, build_tcp, flag_names, parse_tcp
+from .tcp import _NOP, _TS, TCPHeader, _new_ts, build_tcp, flag_names, parse_tcp, parse_tcp_options
 from .udp import UDPHeader, build_udp, parse_udp
 
 __all__ = ["Packet", "QuotedTCP", "decode", "encode", "PROTO_NAMES", "LinkHeader", "NetworkHeader",
@@ -106,7 +108,8 @@ class Packet:
     @property
     def tcp(self) -> TCPHeader | None:
         """Return the TCP header or None."""
-        return self.transport if isinstance(self.transport, TCPHeader) else None
+        t = self.transport
+        return t if type(t) is TCPHeader else None
 
     @property
     def udp(self) -> UDPHeader | None:
@@ -142,6 +145,7 @@ class Packet:
 
 # ----------------------------------------------------------------------------------------------- decode
 
+
 def _link(data: bytes | memoryview, linktype: int) -> tuple[LinkHeader | None, int, int]:
     if linktype == 1:
         return parse_ethernet(data, 0)
@@ -163,6 +167,65 @@ def _link(data: bytes | memoryview, linktype: int) -> tuple[LinkHeader | None, i
     raise MalformedPacketError("link", 0, f"link type {linktype} is not decoded by rawnet")
 
 
+_new_packet = fast_constructor(Packet)
+_new_ethernet = fast_constructor(EthernetHeader)
+_new_ipv4 = fast_constructor(IPv4Header)
+_new_tcp = fast_constructor(TCPHeader)
+# Ethernet, IPv4 without options and the fixed TCP header, in one unpack
+_ETH_IPV4_TCP = struct.Struct("!6s6sHBBHHHBBH4s4sHHIIHHHH")
+_ETHERNET_SEEN: dict[bytes, EthernetHeader] = {}  # MAC pair -> untagged IPv4 EthernetHeader (bounded)
+
+
+def _decode_ethernet_ipv4_tcp(data: bytes) -> Packet | None:
+    """Return the Packet of an Ethernet / IPv4 (no options, not a fragment) / TCP frame, or None.
+
+    The hot path of ``decode``: the same Packet the general walk builds, without its calls and
+    checks, for frames that cannot fail. None (take the general walk) for anything else: another
+    EtherType or IP header length, a frame shorter than the IP length says, total length 0 (TSO),
+    fragments, or a TCP header that does not fit or has a malformed option.
+    """
+    n = len(data)
+    if n < 54:
+        return None
+    (mac_dst, mac_src, etype, vihl, tos, total, ident, frag, ttl, proto, csum, src, dst,
+     sport, dport, seq, ack, off_flags, window, tcsum, urg) = _ETH_IPV4_TCP.unpack_from(data)
+    end = 14 + total
+    if etype != 0x0800 or vihl != 0x45 or proto != 6 or frag & 0x3FFF or total < 40 or end > n:
+        return None
+    doff = off_flags >> 12
+    hlen = doff * 4
+    if doff < 5 or hlen > total - 20:
+        return None
+    if hlen == 32 and data[54:58] == b"\x01\x01\x08\x0a":  # NOP NOP TS: most segments of a Linux flow
+        tsval, tsecr = _TS.unpack_from(data, 58)
+        options = (_NOP, _NOP, _new_ts(tsval, tsecr, 8))
+    elif hlen > 20:
+        try:
+            options = parse_tcp_options(data, 54, 34 + hlen)
+        except MalformedPacketError:
+            return None
+    else:
+        options = ()
+    # checksums as in checksum.checksum_ok / transport_checksum_ok: the IPv4 source and destination
+    # (bytes 26-33) sit right before the segment, so one integer covers pseudo-header addresses and
+    # segment; 2**16 is 1 modulo 0xFFFF, so the big integer modulo 0xFFFF is the one's complement sum
+    seglen = total - 20
+    tsum = int.from_bytes(data[26:end], "big")
+    if seglen & 1:
+        tsum <<= 8
+    link = _ETHERNET_SEEN.get(data[:12])
+    if link is None:  # frames of a capture share a few MAC pairs: keep one (immutable) header per pair
+        if len(_ETHERNET_SEEN) >= 4096:
+            _ETHERNET_SEEN.clear()
+        link = _ETHERNET_SEEN[data[:12]] = _new_ethernet(mac_dst, mac_src, 0x0800, ())
+    return _new_packet(link,
+                       _new_ipv4(src, dst, 6, ttl, ident, frag >> 13, 0, tos >> 2, tos & 3, b"", 4, 5, total, csum),
+                       _new_tcp(sport, dport, seq, ack, off_flags & 0x1FF, window, urg, options, (off_flags >> 9) & 7,
+                                doff, tcsum),
+                       data[34 + hlen:end], data[end:], 1, None, (tsum + 6 + seglen) % 0xFFFF == 0,
+                       int.from_bytes(data[14:34], "big") % 0xFFFF == 0, seglen, None)
+
+
 def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERNET, *, strict: bool = True,
            _quoted: bool = False) -> Packet:
     """Return the decoded Packet of one frame of ``linktype``.
@@ -175,7 +238,12 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
     Raises:
         MalformedPacketError: in strict mode, naming the layer and byte offset.
     """
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
+    if linktype == 1 and len(data) >= 54 and data[14] == 0x45 and not _quoted:
+        fast = _decode_ethernet_ipv4_tcp(data)
+        if fast is not None:
+            return fast
     link: LinkHeader | None = None
     network: NetworkHeader | None = None
     transport: TransportHeader | None = None
@@ -187,19 +255,21 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
         if _quoted:
             v = data[0] >> 4 if data else 0
             etype = ETHERTYPE_IPV4 if v == 4 else ETHERTYPE_IPV6 if v == 6 else 0
+        elif linktype == 1:
+            link, pos, etype = parse_ethernet(data, 0)
         else:
             link, pos, etype = _link(data, linktype)
         if etype == ETHERTYPE_IPV4:
             net4 = parse_ipv4(data, pos)
             network = net4
-            hlen = net4.header_length
+            hlen = net4.ihl * 4  # type: ignore[operator]  # always set by parse_ipv4
             npos, pos = pos, pos + hlen  # from here on, the undecoded bytes start after the IP header
             total = net4.total_length or 0
             if total == 0 and not _quoted:
                 total = len(data) - npos  # TSO / BIG TCP: length 0 means "see the frame" (as Wireshark)
             if total < hlen:
                 raise MalformedPacketError("IPv4", npos, f"total length {total} is below the header length {hlen}")
-            ip_ok = internet_checksum(data[npos:pos]) == 0
+            ip_ok = checksum_ok(data[npos:pos])
             end = min(npos + total, len(data))
             plen = total - hlen
             proto = net4.protocol
@@ -225,12 +295,14 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
             first = frag is None or frag.fragment_offset == 0
             whole = frag is None or (frag.fragment_offset == 0 and not frag.more_fragments)
         else:
-            return Packet(link, None, None, data[pos:], b"", linktype)
+            return _new_packet(link, None, None, data[pos:], b"", linktype, None, None, None, None, None)
         if not first:
-            return Packet(link, network, None, data[pos:end], data[end:], linktype, None, None, ip_ok, plen)
+            return _new_packet(link, network, None, data[pos:end], data[end:], linktype, None, None, ip_ok, plen,
+                               None)
         # an IPv4 pseudo-header holds a 16-bit length: a TSO super-packet (total length 0) is not checkable
-        complete = whole and pos + plen <= len(data) and not _quoted and (plen <= 0xFFFF or network.version == 6)
-        src, dst = network.src, (network.dst if network.version == 4 else network.final_dst)
+        v4 = network.version == 4
+        complete = whole and pos + plen <= len(data) and not _quoted and (plen <= 0xFFFF or not v4)
+        src, dst = network.src, (network.dst if v4 else network.final_dst)  # type: ignore[union-attr]
         if proto == 6:
             if _quoted and end - pos < 20:
                 import struct
@@ -238,20 +310,21 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
                 if end - pos < 8:
                     raise TruncatedPacketError("TCP", pos, 8, end - pos, "quoted header")
                 sp, dp, sq = struct.unpack_from("!HHI", data, pos)
-                return Packet(link, network, QuotedTCP(sp, dp, sq), data[pos + 8:end], data[end:], linktype,
-                              None, None, ip_ok, plen)
-            tcp = parse_tcp(data[:end], pos)
+                return _new_packet(link, network, QuotedTCP(sp, dp, sq), data[pos + 8:end], data[end:], linktype,
+                                   None, None, ip_ok, plen, None)
+            tcp = parse_tcp(data, pos, end)
             transport = tcp
-            ck = transport_checksum(src, dst, 6, data[pos:pos + plen]) == 0 if complete else None
-            return Packet(link, network, tcp, data[pos + tcp.header_length:end], data[end:], linktype, None, ck,
-                          ip_ok, plen)
+            ck = transport_checksum_ok(src, dst, 6, data[pos:pos + plen]) if complete else None
+            return _new_packet(link, network, tcp, data[pos + tcp.data_offset * 4:end],  # type: ignore[operator]
+                               data[end:], linktype, None, ck, ip_ok, plen, None)
         if proto == 17:
-            udp = parse_udp(data[:end], pos)
+            udp = parse_udp(data, pos, end)
             transport = udp
             ck = None
-            if complete and not (udp.checksum == 0 and network.version == 4):
-                ck = transport_checksum(src, dst, 17, data[pos:pos + plen]) == 0
-            return Packet(link, network, udp, data[pos + 8:end], data[end:], linktype, None, ck, ip_ok, plen)
+            if complete and not (udp.checksum == 0 and v4):
+                ck = transport_checksum_ok(src, dst, 17, data[pos:pos + plen])
+            return _new_packet(link, network, udp, data[pos + 8:end], data[end:], linktype, None, ck, ip_ok, plen,
+                               None)
         if proto in (1, 58):
             ver = 6 if proto == 58 else 4
             if (proto == 1) != (network.version == 4):
@@ -261,7 +334,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
             ck = None
             if complete:
                 seg = data[pos:pos + plen]
-                ck = (transport_checksum(src, dst, 58, seg) if ver == 6 else internet_checksum(seg)) == 0
+                ck = transport_checksum_ok(src, dst, 58, seg) if ver == 6 else checksum_ok(seg)
             quoted = None
             if msg.is_error and msg.body:
                 quoted = decode(msg.body, strict=False, _quoted=True)

@@ -9,8 +9,8 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntFlag
 
-from ..errors import BuildError, MalformedPacketError
-from ._wire import need
+from ..errors import BuildError, MalformedPacketError, TruncatedPacketError
+from ._wire import fast_constructor
 from .checksum import transport_checksum
 
 __all__ = [
@@ -207,45 +207,71 @@ def _padded_len(options: tuple[TCPOption, ...]) -> int:
     return (n + 3) & ~3
 
 
+_new_tcp = fast_constructor(TCPHeader)
+_new_mss = fast_constructor(MSSOption)
+_new_wscale = fast_constructor(WindowScaleOption)
+_new_ts = fast_constructor(TimestampsOption)
+_new_unknown = fast_constructor(UnknownOption)
+_NOP = NOPOption()
+_SACK_OK = SACKPermittedOption()
+_U16 = struct.Struct("!H")
+_TS = struct.Struct("!II")
+_SYN_LAYOUT = struct.Struct("!BBHHBBIIBBBB")  # MSS, SACK_PERM, TS, NOP, WS
+_new_sack = fast_constructor(SACKOption)
+_SACK_FORMATS = {2 + 8 * k: f"!{2 * k}I" for k in range(5)}
+
+
 def parse_tcp_options(data: bytes | memoryview, offset: int, end: int) -> tuple[TCPOption, ...]:
     """Return the options between ``offset`` and ``end``; raise MalformedPacketError on a bad length."""
+    # the two layouts Linux sends on nearly every segment: NOP NOP TS (established) and
+    # MSS SACK_PERM TS NOP WS (SYN); anything else takes the general loop below
+    n = end - offset
+    if n >= 12 and data[offset:offset + 4] == b"\x01\x01\x08\x0a":
+        tsval, tsecr = _TS.unpack_from(data, offset + 4)
+        head = (_NOP, _NOP, _new_ts(tsval, tsecr, 8))
+        return head if n == 12 else head + parse_tcp_options(data, offset + 12, end)
+    if n == 20:
+        k1, l1, mss, k2, k3, l3, tsval, tsecr, k4, k5, l5, shift = _SYN_LAYOUT.unpack_from(data, offset)
+        if (k1, l1, k2, k3, l3, k4, k5, l5) == (2, 4, 0x0402, 8, 10, 1, 3, 3):
+            return (_new_mss(mss, 2), _SACK_OK, _new_ts(tsval, tsecr, 8), _NOP, _new_wscale(shift, 3))
     opts: list[TCPOption] = []
     pos = offset
     while pos < end:
         kind = data[pos]
+        if kind == 1:
+            opts.append(_NOP)
+            pos += 1
+            continue
         if kind == 0:
             opts.append(EOLOption(bytes(data[pos + 1:end])))
             break
-        if kind == 1:
-            opts.append(NOPOption())
-            pos += 1
-            continue
         if pos + 1 >= end:
             raise MalformedPacketError("TCP", pos, f"option kind {kind} has no length byte")
         olen = data[pos + 1]
         if olen < 2 or pos + olen > end:
             raise MalformedPacketError("TCP", pos, f"option kind {kind} has length {olen} "
                                        f"({end - pos} bytes left in the header; minimum 2)")
-        body = bytes(data[pos + 2:pos + olen])
         opt: TCPOption
-        if kind == 2 and olen == 4:
-            opt = MSSOption(int.from_bytes(body, "big"))
+        if kind == 8 and olen == 10:
+            tsval, tsecr = _TS.unpack_from(data, pos + 2)
+            opt = _new_ts(tsval, tsecr, 8)
+        elif kind == 2 and olen == 4:
+            opt = _new_mss(_U16.unpack_from(data, pos + 2)[0], 2)
         elif kind == 3 and olen == 3:
-            opt = WindowScaleOption(body[0])
+            opt = _new_wscale(data[pos + 2], 3)
         elif kind == 4 and olen == 2:
-            opt = SACKPermittedOption()
-        elif kind == 5 and olen >= 2 and (olen - 2) % 8 == 0:
-            vals = struct.unpack(f"!{(olen - 2) // 4}I", body)
-            opt = SACKOption(tuple(zip(vals[0::2], vals[1::2])))
-        elif kind == 8 and olen == 10:
-            tsval, tsecr = struct.unpack("!II", body)
-            opt = TimestampsOption(tsval, tsecr)
-        elif kind == 34:
-            opt = FastOpenOption(body)
-        elif kind == 254 and olen >= 4 and body[:2] == b"\xf9\x89":
-            opt = FastOpenOption(body[2:], experimental=True)
+            opt = _SACK_OK
+        elif kind == 5 and (olen - 2) % 8 == 0:
+            vals = struct.unpack_from(_SACK_FORMATS[olen] if olen < 35 else f"!{(olen - 2) // 4}I", data, pos + 2)
+            opt = _new_sack(tuple(zip(vals[0::2], vals[1::2])), 5)
         else:
-            opt = UnknownOption(kind, body)
+            body = bytes(data[pos + 2:pos + olen])
+            if kind == 34:
+                opt = FastOpenOption(body)
+            elif kind == 254 and olen >= 4 and body[:2] == b"\xf9\x89":
+                opt = FastOpenOption(body[2:], experimental=True)
+            else:
+                opt = _new_unknown(kind, body)
         opts.append(opt)
         pos += olen
     return tuple(opts)
@@ -291,23 +317,27 @@ def build_tcp_options(options: tuple[TCPOption, ...], *, pad: bool = True) -> by
     return bytes(out)
 
 
-def parse_tcp(data: bytes | memoryview, offset: int = 0) -> TCPHeader:
-    """Return the TCP header at ``offset`` with its options.
+def parse_tcp(data: bytes | memoryview, offset: int = 0, end: int | None = None) -> TCPHeader:
+    """Return the TCP header at ``offset`` with its options (the segment ends at ``end``, default: the data's end).
 
     Raises:
         TruncatedPacketError: the header (or its options) is cut short.
         MalformedPacketError: data offset below 5 words, or an option with a bad length.
     """
-    need(data, offset, 20, "TCP")
+    if end is None or end > len(data):
+        end = len(data)
+    if end - offset < 20:
+        raise TruncatedPacketError("TCP", offset, 20, max(end - offset, 0))
     sport, dport, seq, ack, off_flags, window, csum, urg = _HDR.unpack_from(data, offset)
     doff = off_flags >> 12
     if doff < 5:
         raise MalformedPacketError("TCP", offset, f"data offset is {doff} words (minimum 5)")
     hlen = doff * 4
-    need(data, offset, hlen, "TCP", "header with options")
+    if end - offset < hlen:
+        raise TruncatedPacketError("TCP", offset, hlen, end - offset, "header with options")
     options = parse_tcp_options(data, offset + 20, offset + hlen) if hlen > 20 else ()
-    return TCPHeader(sport, dport, seq, ack, off_flags & 0x1FF, window, urg, options, (off_flags >> 9) & 7,
-                     doff, csum)
+    return _new_tcp(sport, dport, seq, ack, off_flags & 0x1FF, window, urg, options, (off_flags >> 9) & 7, doff,
+                    csum)
 
 
 def build_tcp(h: TCPHeader, payload: bytes = b"", *, src: bytes | None = None, dst: bytes | None = None,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..errors import BuildError
-from ._wire import need
+from ..errors import BuildError, TruncatedPacketError
+from ._wire import fast_constructor
 from .checksum import transport_checksum
 
 __all__ = ["UDPHeader", "parse_udp", "build_udp"]
@@ -30,11 +30,17 @@ class UDPHeader:
     header_length = 8
 
 
-def parse_udp(data: bytes | memoryview, offset: int = 0) -> UDPHeader:
-    """Return the UDP header at ``offset``; raise TruncatedPacketError when cut short."""
-    need(data, offset, 8, "UDP")
+_new_udp = fast_constructor(UDPHeader)
+
+
+def parse_udp(data: bytes | memoryview, offset: int = 0, end: int | None = None) -> UDPHeader:
+    """Return the UDP header at ``offset`` (the datagram ending at ``end``); raise TruncatedPacketError when cut short."""
+    if end is None or end > len(data):
+        end = len(data)
+    if end - offset < 8:
+        raise TruncatedPacketError("UDP", offset, 8, max(end - offset, 0))
     sport, dport, length, csum = _HDR.unpack_from(data, offset)
-    return UDPHeader(sport, dport, length, csum)
+    return _new_udp(sport, dport, length, csum)
 
 
 def build_udp(h: UDPHeader, payload: bytes = b"", *, src: bytes | None = None, dst: bytes | None = None,
