@@ -5,7 +5,6 @@ it and exit 77 (the library raises PrivilegeError; the group's handler prints it
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
