@@ -62,7 +62,12 @@ def probe_cmd(host: str, ports: str, udp: bool, ack: bool, rate: float, retries:
               explain: bool, v4: bool, v6: bool, allow_broadcast: bool, as_json: bool) -> int:
     """SYN-probe PORTS of HOST and give nmap's port states with the deciding packet.
 
-    Exit status 0 when some port is open, 1 otherwise.
+    States: open (SYN/ACK), closed (RST), filtered (ICMP unreachable, or no answer after the
+    retries); with --udp open|filtered when nothing answers; with --ack unfiltered/filtered.
+    rawnet sends the SYN itself, so when a port answers SYN/ACK this host's kernel replies with an
+    RST (no local socket owns the port): the target sees a half-open connection reset, as with
+    nmap -sS. That RST is outgoing and never taken for a reply; rawnet adds no firewall rule.
+    Needs CAP_NET_RAW. Exit status 0 when some port is open, 1 otherwise.
     """
     from ..diag.probe import parse_ports, run_probe
 
