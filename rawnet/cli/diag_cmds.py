@@ -224,8 +224,9 @@ def doctor_cmd(target: str, timeout_s: float, v4: bool, v6: bool, as_json: bool)
               help="write a pcap file (nanosecond timestamps) instead of printing")
 @click.option("-s", "--snaplen", type=click.IntRange(64, 262144), default=262144, show_default=True)
 @click.option("--flows", is_flag=True, help="print the conversation table (TCP states, owning process) at the end")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (the `rawnet pcap packets --json` fields)")
 def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: float | None, path: str | None,
-                snaplen: int, flows: bool) -> int:
+                snaplen: int, flows: bool, as_json: bool) -> int:
     """Capture live packets on AF_PACKET; print them or write a pcap. Bounded by -c and/or --duration
     (with neither, 10 s). Ctrl-C stops cleanly and leaves a valid file. Prints the kernel's packet
     counters (PACKET_STATISTICS) at the end."""
@@ -234,6 +235,8 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
     from ..capture.live import open_live
     from ..packet import decode
     from ..packet.text import summarize
+    from ..render.records import packet_record
+    from ..render.table import format_ts
 
     if count is None and duration_s is None:
         duration_s = 10.0
@@ -266,10 +269,12 @@ def capture_cmd(iface: str, bpf: str | None, count: int | None, duration_s: floa
             if table is not None:
                 table.add(decode(fr.data, fr.linktype, strict=False), fr.ts_ns, fr.wirelen)
             elif writer is None:
-                import datetime as dt
-
-                t = dt.datetime.fromtimestamp(fr.ts_ns // 1_000_000_000, dt.timezone.utc).strftime("%H:%M:%S")
-                click.echo(f"{t}.{fr.ts_ns % 1_000_000_000:09d} {summarize(decode(fr.data, fr.linktype, strict=False))}")
+                pkt = decode(fr.data, fr.linktype, strict=False)
+                if as_json:
+                    click.echo(json.dumps(packet_record(pkt, n=n, ts_ns=fr.ts_ns, wirelen=fr.wirelen,
+                                                        caplen=fr.caplen)))
+                else:  # the line format of `rawnet pcap packets`
+                    click.echo(f"{n:>6} {format_ts(fr.ts_ns)} {summarize(pkt)}")
     finally:
         signal.signal(signal.SIGINT, old)
         if writer is not None:
