@@ -135,9 +135,12 @@ def test_crafted_handshake_shows_the_kernel_rst(echo_lab) -> None:
     assert any("the local kernel did not send the SYN" in n for n in rep.notes)
 
 
-def test_crafted_handshake_with_opt_in_rst_suppression(echo_lab) -> None:
+@pytest.mark.parametrize("family", [4, 6])
+def test_crafted_handshake_with_opt_in_rst_suppression(echo_lab, family: int) -> None:
+    srv = echo_lab.addr("server", family)
     with echo_lab.inside("client"):
-        rep = run_handshake(f"{echo_lab.addr('server', 4)}:7", crafted=True, suppress_kernel_rst=True, send=b"hi")
+        rep = run_handshake(f"[{srv}]:7" if family == 6 else f"{srv}:7", crafted=True, suppress_kernel_rst=True,
+                            send=b"hi")
     assert [r.label.split()[0] for r in rep.rows[:4]] == ["SYN", "SYN/ACK", "ACK", "PSH/ACK"]
     assert rep.rows[2].server == EndpointState.ESTABLISHED
     assert any(r.label.endswith("len=7") and not r.from_client for r in rep.rows)  # "echo:hi"
@@ -159,3 +162,15 @@ def test_cli_capture_flows_table_with_owner(echo_lab) -> None:
     tcp = [r for r in rows if r[0] == "tcp" and r[2] == "198.18.0.2:7"]
     assert len(tcp) == 1, out
     assert tcp[0][5] == "SF" and tcp[0][-1].endswith("/python3")
+
+
+def test_cli_handshake_output(echo_lab) -> None:
+    p = subprocess.run(["ip", "netns", "exec", echo_lab.ns("client"), sys.executable, "-m", "rawnet", "handshake",
+                        f"{echo_lab.addr('server', 4)}:7", "--send", "GET\\r\\n"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "SYN-SENT" in lines[1] and "LISTEN" in lines[1]
+    assert any("PSH/ACK seq=1 ack=1 len=5" in ln for ln in lines)  # "GET\r\n": the escapes were applied
+    assert "verdict: completed" in lines
+    assert any(ln.startswith("  SYN -> SYN/ACK") and ln.endswith(" ms") for ln in lines)
