@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "tcpdump"
-LINKTYPE_MASK = 0x03FFFFFF  # pcap's linktype field also carries FCS bits in its top nibble
 
 
 def iter_records(path: Path) -> Iterator[tuple[bytes, int]]:
