@@ -10,7 +10,7 @@ is keyed by the endpoint's (address, port): ``e0`` is whoever sent the first pac
 and "client"/"server" are resolved from ``flow.a_addr``/``flow.a_port`` only when reporting.
 
 Per packet ``process`` does, in order: the Wireshark sequence analysis (``wireshark.analyze``; a new
-Wireshark conversation starts inside the same Flow when tshark would start one: a SYN or SYN/ACK whose
+Wireshark conversation starts inside the same Flow when tshark would start one: a bare SYN whose
 sequence number differs from the first one seen in that direction), the handshake bookkeeping tshark
 does after it (most recent SYN, iRTT at the first non-SYN ACK, window scale), the RFC 9293 inference
 (``state.observe_segment``), the Zeek replay (``zeek.ZeekConn``), and the RFC figures (retransmitted
@@ -168,7 +168,7 @@ class TCPTracker:
                 wf, wr = ws.d0, ws.d1
             else:
                 wf, wr = ws.d1, ws.d0
-            if flags & SYN:
+            if flags & 0x12 == SYN:
                 if wf.base_set and seq != wf.base_seq:
                     # tshark starts a new conversation ("reused ports")
                     ws = c.ws = WSConv()

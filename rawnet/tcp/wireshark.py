@@ -193,7 +193,9 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
 
     # ACKED LOST SEGMENT (ACKed unseen segment)
     if flags & ACK and rev.maxseqtobeacked and 0 < ((ack - rev.maxseqtobeacked) & M32) <= HALF:
-        rev.maxseqtobeacked = ack
+        # tshark 4.0: "update 'max seq to be acked' in the other direction so we don't get this
+        # indication again" -- to the other direction's next sequence number, not to this ACK
+        rev.maxseqtobeacked = rev.nextseq
         ta |= ACK_LOST_SEGMENT
 
     # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER / SPURIOUS

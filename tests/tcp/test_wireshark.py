@@ -73,7 +73,48 @@ def _keepalive_dialog() -> Dialog:
     return d
 
 
+def _zwp_dialog() -> Dialog:
+    d = Dialog()
+    handshake(d)
+    d.c("PA", 1001, 5001, b"z" * 100)
+    d.s("A", 5001, 1101, win=0)
+    d.c("A", 1101, 5001, b"1")  # zero-window probe
+    d.s("A", 5001, 1102, win=0)  # the receiver took the probe byte
+    d.c("A", 1102, 5001, b"2")
+    d.s("A", 5001, 1102, win=0)
+    d.s("A", 5001, 1103, win=500)
+    d.c("A", 1103, 5001, b"x" * 10)
+    return d
+
+
+def _ack_lost_dialog() -> Dialog:
+    d = Dialog()
+    handshake(d)
+    d.c("A", 1001, 5001, b"a" * 100)
+    d.c("A", 1201, 5001, b"c" * 100)  # 1101..1201 not captured
+    d.c("A", 1301, 5001, b"d" * 100)
+    d.s("A", 5001, 1201)  # ACKs the unseen segment; tshark then moves on to the sender's next seq
+    d.s("A", 5001, 1401)
+    d.c("A", 1401, 5001, b"e" * 100)
+    d.s("A", 5001, 1501)
+    return d
+
+
+def _synack_new_isn_dialog() -> Dialog:
+    d = Dialog()
+    handshake(d)
+    d.c("PA", 1001, 5001, b"a" * 10)
+    d.s("SA", 9000, 1011)  # tshark 4.0 keeps the conversation for a SYN/ACK with a new ISN
+    d.c("A", 1011, 9001)
+    d.s("PA", 9001, 1011, b"x" * 10)
+    return d
+
+
 DIALOGS = {
+    "zwp": (_zwp_dialog, {5: ["zero_window"], 6: ["zero_window_probe"], 7: ["ack_lost_segment", "zero_window"],
+                          8: ["lost_segment"], 9: ["ack_lost_segment", "zero_window"]}),
+    "ack_lost": (_ack_lost_dialog, {5: ["lost_segment"], 7: ["ack_lost_segment"]}),
+    "synack_new_isn": (_synack_new_isn_dialog, {5: ["lost_segment"], 6: ["ack_lost_segment"]}),
     "seq": (_seq_dialog, {10: ["duplicate_ack"], 11: ["duplicate_ack"], 12: ["duplicate_ack"],
                           13: ["retransmission", "fast_retransmission"], 15: ["lost_segment"],
                           16: ["ack_lost_segment"], 17: ["retransmission", "spurious_retransmission"],
