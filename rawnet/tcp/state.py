@@ -35,6 +35,7 @@ is the final state an observer can report for an active closer.
 
 from __future__ import annotations
 
+from array import array
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -137,6 +138,9 @@ del _st
 Transition = tuple[TCPState, int, int, bool]
 """(new state, ts_ns, packet number, seen)."""
 
+_STATES = list(TCPState)
+_INDEX = {st: i for i, st in enumerate(_STATES)}
+
 
 class EndpointMachine:
     """One endpoint's inferred state, its timeline, and the sequence facts the rules need."""
@@ -151,7 +155,7 @@ class EndpointMachine:
         self.addr = addr
         self.port = port
         self.state = TCPState.UNKNOWN
-        self.timeline: list[Transition] = []
+        self.timeline = array("q")  # flat (state index * 2 + seen, ts_ns, packet) triples: 24 B each
         self.iss = 0
         self.syn_seen = False
         self.fin_seq = 0
@@ -175,6 +179,11 @@ class EndpointMachine:
         self.retrans_unneeded = 0
         self.sack_blocks: tuple[tuple[int, int], ...] = ()
 
+    def transitions(self) -> list[Transition]:
+        """Return the timeline as (state, ts_ns, packet number, seen) tuples, oldest first."""
+        tl = self.timeline
+        return [(_STATES[tl[i] >> 1], tl[i + 1], tl[i + 2], bool(tl[i] & 1)) for i in range(0, len(tl), 3)]
+
     def fire(self, event: Event, ts_ns: int, n: int, seen: bool) -> TCPState | None:
         """Apply ``event``; return the new state, or None when the table has no such transition."""
         old = self.state
@@ -186,7 +195,7 @@ class EndpointMachine:
         if new is TCPState.LISTEN or event is Event.PASSIVE_OPEN:
             self.from_listen = True
         self.state = new
-        self.timeline.append((new, ts_ns, n, seen))
+        self.timeline.extend((_INDEX[new] * 2 + (1 if seen else 0), ts_ns, n))
         if self.sink is not None:
             self.sink.append((self.owner, self, old, new, ts_ns, n, seen))
         return new

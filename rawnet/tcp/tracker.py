@@ -449,7 +449,7 @@ class TCPTracker:
         items: list[tuple[int, int, int, dict[str, Any]]] = []
         k = 0
         for m, who in ((cl, "client"), (sv, "server")):
-            for st, ts, n, seen in m.timeline:
+            for st, ts, n, seen in m.transitions():
                 items.append((n, ts, k, {"endpoint": who, "state": str(st), "ts_ns": ts, "packet": n,
                                          "seen": seen}))
                 k += 1

@@ -239,7 +239,7 @@ def test_any_sequence_ends_in_a_state(segs: list[tuple[bool, int, int, int, int,
         assert isinstance(notes, int)
     assert isinstance(a.state, TCPState) and isinstance(b.state, TCPState)
     for m in (a, b):
-        assert all(isinstance(t[0], TCPState) and t[2] <= len(segs) for t in m.timeline)
+        assert all(isinstance(t[0], TCPState) and t[2] <= len(segs) for t in m.transitions())
 
 
 @pytest.mark.parametrize("state", list(TCPState))
