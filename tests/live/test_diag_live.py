@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,37 @@ def test_udp_probe_states(mixed_lab, family: int) -> None:
     assert [(r.port, str(r.state), str(r.reason)) for r in rep.results] == [
         (5353, "open", "udp-response"), (5354, "open|filtered", "no-response"),
         (5355, "filtered", "admin-prohibited"), (5356, "closed", "port-unreach")]
+
+
+NOBODY_CODE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from rawnet.errors import PrivilegeError
+from rawnet.transport.raw import L3Sender, PacketReceiver
+from rawnet.diag.ping import run_ping
+for make in (lambda: L3Sender(4), lambda: PacketReceiver("eth0", None), lambda: run_ping(sys.argv[2], count=1)):
+    try:
+        make()
+    except PrivilegeError as err:
+        print(err.exit_code, err)
+    else:
+        print("no error")
+"""
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or shutil.which("setpriv") is None,
+                    reason="needs /usr/bin/python3 and setpriv")
+def test_nobody_gets_privilege_errors_from_the_real_socket_calls(routed) -> None:
+    """As uid 65534 with no capabilities (the interpreter under /root is out of reach for that user, so the
+    system python runs the library from the checkout): the kernel's EPERM of socket() itself is translated."""
+    from conftest import ROOT
+
+    argv = ["ip", "netns", "exec", routed.ns("client"), "setpriv", "--reuid=65534", "--regid=65534",
+            "--clear-groups", "--inh-caps=-all", "/usr/bin/python3", "-c", NOBODY_CODE, str(ROOT),
+            routed.addr("server", 4)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("77 opening a raw IPv4 socket needs CAP_NET_RAW; run as root, or: sudo setcap")
+    assert lines[1].startswith("77 opening an AF_PACKET socket needs CAP_NET_RAW; run as root, or: sudo setcap")
+    assert lines[2].startswith("77 sending ICMP echo requests needs CAP_NET_RAW")
