@@ -293,9 +293,10 @@ class TCPTracker:
             e.retrans_bytes += seglen
             end = (seq + seglen) & M32
             e.retrans_unneeded += _covered(seq, end, r.last_ack if r.ack_valid else seq, r.sack_blocks)
-            for seg in wf.segments:  # Karn: samples for these bytes are now ambiguous
-                if ((seg[1] - seq) & M32) - 1 < 0x7FFFFFFF and ((end - seg[0]) & M32) - 1 < 0x7FFFFFFF:
-                    seg[3] = 1
+            segs = wf.segments  # Karn: RTT samples for these bytes are now ambiguous
+            for i in range(0, len(segs), 4):
+                if ((segs[i + 1] - seq) & M32) - 1 < 0x7FFFFFFF and ((end - segs[i]) & M32) - 1 < 0x7FFFFFFF:
+                    segs[i + 3] = 1
         if self._events_on:
             kind = ("fast_retransmission" if ta & FAST_RETRANSMISSION else
                     "spurious_retransmission" if ta & SPURIOUS_RETRANSMISSION else "retransmission")
@@ -352,8 +353,8 @@ class TCPTracker:
     def _finalize(c: TCPConn) -> None:
         finish_endpoint(c.e0)
         finish_endpoint(c.e1)
-        c.ws.d0.segments.clear()
-        c.ws.d1.segments.clear()
+        del c.ws.d0.segments[:]
+        del c.ws.d1.segments[:]
 
     def finish(self) -> None:
         """End of input: apply pending inferences (FINs received) and release per-packet state."""

@@ -25,6 +25,8 @@ Only the analysis flags are computed; bytes in flight, PDU tracking and reassemb
 
 from __future__ import annotations
 
+from array import array
+
 __all__ = ["FLAG_NAMES", "WSDir", "WSConv", "flag_names", "analyze"]
 
 M32 = 0xFFFFFFFF
@@ -111,7 +113,9 @@ class WSDir:
         self.is_first_ack = True
         self.dupacknum = 0
         self.lastsegmentflags = 0
-        self.segments: list[list[int]] = []  # [seq, nextseq, ts_ns, karn] oldest first
+        # unacknowledged segments, oldest first, as flat (seq, nextseq, ts_ns, karn) quadruples in an
+        # int64 array: no per-segment objects for the allocator or the garbage collector
+        self.segments = array("q")
         self.base_seq = 0
         self.base_set = False
         self.rtt_n = 0
@@ -223,8 +227,8 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
     if seglen or flags & (SYN | FIN):
         if flags & (SYN | FIN):
             nextseq = (nextseq + 1) & M32
-        if len(fwd.segments) < MAX_UNACKED:
-            fwd.segments.append([seq, nextseq, ts, 1 if ta & ANY_RETRANSMISSION else 0])
+        if len(fwd.segments) < MAX_UNACKED * 4:
+            fwd.segments.extend((seq, nextseq, ts, 1 if ta & ANY_RETRANSMISSION else 0))
     if not fnext or 0 < ((nextseq - fnext) & M32) <= HALF:
         if not ta & ZERO_WINDOW_PROBE:
             fwd.nextseq = nextseq
@@ -242,26 +246,26 @@ def analyze(c: WSConv, fwd: WSDir, rev: WSDir, seq: int, ack: int, seglen: int, 
     segs = rev.segments
     if segs:
         k = 0
-        for s in segs:
-            if ack == s[1]:
-                k += 1
+        end = len(segs)
+        while k < end:
+            nxt = segs[k + 1]
+            if ack == nxt:
                 c.acked = True
-                if not s[3] and flags & ACK:
+                if not segs[k + 3] and flags & ACK:
                     # Karn's rule: only segments sent once give an RTT sample (RFC 6298 §3)
-                    d = ts - s[2]
+                    d = ts - segs[k + 2]
                     if rev.rtt_n == 0 or d < rev.rtt_min:
                         rev.rtt_min = d
                     if d > rev.rtt_max:
                         rev.rtt_max = d
                     rev.rtt_n += 1
                     rev.rtt_sum += d
-            elif 0 < ((ack - s[1]) & M32) <= HALF:
-                k += 1
-            else:
-                if 0 < ((ack - s[0]) & M32) <= HALF:
-                    s[0] = ack
+            elif not (0 < ((ack - nxt) & M32) <= HALF):
+                if 0 < ((ack - segs[k]) & M32) <= HALF:
+                    segs[k] = ack
                     c.acked = True
                 break
+            k += 4
         if k:
             del segs[:k]
     return ta
