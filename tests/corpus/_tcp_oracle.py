@@ -66,5 +66,14 @@ def rawnet_analysis(path: Path, groups: dict[int, tuple[int, int]] | None = None
             res[n] = (names, ws.ts_first_rtt if ws.irtt_shown else None)
             if groups is not None:
                 groups[n] = (flow.id, flow.tcp.ws_conversations)
+        elif pkt.icmp is not None and pkt.quoted is not None:
+            q = pkt.quoted
+            qt = q.transport
+            if q.network is not None and qt is not None and q.protocol == 6:
+                f = table.lookup(6, q.network.src, getattr(qt, "src_port", None), q.network.dst,
+                                 getattr(qt, "dst_port", None))
+                if f is not None:
+                    tr.process_icmp(pkt, n, frame.ts_ns, f)
+                    icmp.add(n)
     tr.finish()
     return res, table, tr, icmp
