@@ -140,3 +140,22 @@ def test_cli_ladder(runner_group: click.Group, tmp_path: Path) -> None:
     ET.parse(svg)
     r = CliRunner().invoke(runner_group, ["ladder", str(_need("tcp-clean-fin.pcap")), "--conn", "3"])
     assert r.exit_code != 0
+
+
+def test_real_command_pcap_tcp_and_ladder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    f = str(_need("tcp-rst-server.pcap"))
+    p = subprocess.run([sys.executable, "-m", "rawnet", "pcap", "tcp", f, "--json"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    rec = json.loads(p.stdout.splitlines()[0])
+    assert (rec["conn_state"], rec["close"], rec["closed_by"], rec["client_state"], rec["server_state"]) == (
+        "RSTR", "rst", "server", "CLOSED", "CLOSED")
+    svg = tmp_path / "x.svg"
+    p = subprocess.run([sys.executable, "-m", "rawnet", "pcap", "ladder", f, "--conn", "0", "--svg", str(svg)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == "conn 0: conn_state RSTR, history ShADadr, reset by the server"
+    assert svg.read_text().startswith("<svg")
