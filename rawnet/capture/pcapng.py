@@ -166,8 +166,12 @@ class PcapngDecoder:
         have = len(self._pending)
         if not have and self._section >= 0:
             return
-        if have >= 8 and self._prefix and self._pending[:4] != b"\x0a\x0d\x0d\x0a":
-            btype, blen = struct.unpack_from(self._prefix + "II", self._pending, 0)
+        pend = self._pending
+        prefix = self._prefix
+        if have >= 12 and pend[:4] == b"\x0a\x0d\x0d\x0a":
+            prefix = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}.get(bytes(pend[8:12]), "")
+        if have >= 12 and prefix:
+            btype, blen = struct.unpack_from(prefix + "II", pend, 0)
             what = (f"{_BLOCK_NAMES.get(btype, f'type 0x{btype:08x}')} block is cut short "
                     f"(block length {blen}, {have} bytes present, {blen - have} missing)")
         else:

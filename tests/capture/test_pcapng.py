@@ -191,3 +191,13 @@ def test_bad_option_list_ends_options_but_keeps_packet() -> None:
     body = struct.pack("<IIIII", 0, 0, 9, 3, 3) + b"xyz\0" + struct.pack("<HH", 1, 200) + b"ab\0\0"
     (f,) = three_ways(dec, shb() + idb() + block("<", 6, body))
     assert (f.data, f.comment, f.ts_ns) == (b"xyz", None, 9000)
+
+
+def test_truncated_section_header() -> None:
+    data = shb(">", options=option(">", 1, b"a long section comment") + struct.pack(">HH", 0, 0))
+    frames, err = error_every_split(dec, data[:40])
+    assert isinstance(err, TruncatedCaptureError)
+    assert (err.offset, err.records_read) == (0, 0)
+    assert "section header block is cut short (block length 60, 40 bytes present, 20 missing)" in str(err)
+    frames, err = error_every_split(dec, data[:5])
+    assert "block header is cut short (needs 12 bytes, 5 present, 7 missing)" in str(err)
