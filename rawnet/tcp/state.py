@@ -335,7 +335,8 @@ def observe_segment(e: EndpointMachine, r: EndpointMachine, flags: int, seq: int
         e.fire(Event.SND_DATA, ts, n, True)
         if e.fin_sent and not _ge(e.fin_seq, (seq + seglen) & M32):
             notes |= NOTE_DATA_AFTER_FIN
-    elif ackf and not fin and not syn:
+    elif ackf and not syn and (not fin or e.state is S.SYN_SENT):
+        # an ACK from SYN-SENT means the SYN/ACK arrived (even if not captured): ESTABLISHED, then the FIN
         e.fire(Event.SND_ACK, ts, n, True)
     if fin:
         fin_seq = (seq + seglen) & M32

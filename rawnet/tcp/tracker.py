@@ -55,7 +55,7 @@ class TCPConn:
     __slots__ = ("flow_id", "e0", "e1", "ws", "zk", "first_syn_ts", "last_syn_ts",
                  "first_syn_n", "synack_ts", "last_synack_ts", "syn_to_synack_ns", "synack_to_ack_ns",
                  "irtt_ns", "irtt_n", "refused", "icmp_error", "close", "closed_by_addr", "close_n",
-                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "anomalies", "last_ts",
+                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "anomalies", "last_ts", "reset_by_addr",
                  "ws_conversations", "packets")
 
     def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int, sink: Any = None,
@@ -81,6 +81,7 @@ class TCPConn:
         self.close_n = 0
         self.close_ts = 0
         self.tfo_bytes = 0
+        self.reset_by_addr: tuple[bytes, int] | None = None
         self.tfo_cookie = False
         self.retrans_packets = 0
         self.anomalies: list[tuple[str, int]] | None = None
@@ -245,6 +246,8 @@ class TCPTracker:
             notes = observe_segment(e, r, flags, seq, ack, seglen, scaled, ts_ns, n)
             if notes:
                 self._notes(c, notes, flags, src, sport, ts_ns, n)
+            if notes & NOTE_RST_ACCEPTED and c.reset_by_addr is None:
+                c.reset_by_addr = (src, sport)
             if flags & (FIN | RST) and c.close is None and (flags & FIN or notes & NOTE_RST_ACCEPTED):
                 c.close = "rst" if flags & RST else "fin"
                 c.closed_by_addr = (src, sport)
@@ -400,9 +403,11 @@ class TCPTracker:
         finish_endpoint(c.e0)
         finish_endpoint(c.e1)
         cl, sv, ci = self._client_server(flow)
-        closed_by = None
+        closed_by = reset_by = None
         if c.closed_by_addr is not None:
             closed_by = "client" if c.closed_by_addr == (cl.addr, cl.port) else "server"
+        if c.reset_by_addr is not None:
+            reset_by = "client" if c.reset_by_addr == (cl.addr, cl.port) else "server"
         rtt = self._rtt(c)
         return {
             "conn_state": c.zk.conn_state(),
@@ -419,7 +424,9 @@ class TCPTracker:
             "synack_to_ack_ns": c.synack_to_ack_ns,
             "refused": c.refused,
             "icmp_error": c.icmp_error,
+            "reset_by": reset_by,
             "tfo_data_bytes": c.tfo_bytes,
+            "tfo_cookie": c.tfo_cookie,
             "retransmitted_bytes_client": cl.retrans_bytes,
             "retransmitted_bytes_server": sv.retrans_bytes,
             "retransmitted_bytes_unneeded": cl.retrans_unneeded + sv.retrans_unneeded,
