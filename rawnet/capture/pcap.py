@@ -26,6 +26,7 @@ the same chunk are returned first; the error is then raised by the next call.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from ..errors import CaptureFormatError, TruncatedCaptureError
@@ -64,21 +65,26 @@ def max_caplen_for(linktype: int) -> int:
     return _MAX_CAPLEN_BY_LINKTYPE.get(linktype, MAX_CAPLEN)
 
 
+@dataclass(frozen=True, slots=True)
 class PcapHeader:
     """The decoded 24-byte pcap file header."""
 
-    __slots__ = ("byte_order", "nanosecond", "modified", "version", "thiszone", "snaplen", "linktype", "fcs_bits")
-
-    def __init__(self, byte_order: str, nanosecond: bool, modified: bool, version: tuple[int, int],
-                 thiszone: int, snaplen: int, linktype: int, fcs_bits: int) -> None:
-        self.byte_order = byte_order
-        self.nanosecond = nanosecond
-        self.modified = modified
-        self.version = version
-        self.thiszone = thiszone
-        self.snaplen = snaplen
-        self.linktype = linktype
-        self.fcs_bits = fcs_bits
+    byte_order: str
+    """``"little"`` or ``"big"``, from the magic."""
+    nanosecond: bool
+    """True for the 0xa1b23c4d magic (nanosecond timestamps), False for microseconds."""
+    modified: bool
+    """True for the "modified" (Kuznetzov) variant with 24-byte record headers."""
+    version: tuple[int, int]
+    """Major and minor version (2, 4 in practice)."""
+    thiszone: int
+    """GMT offset in seconds (always 0 in practice; not applied)."""
+    snaplen: int
+    """Snapshot length of the capture."""
+    linktype: int
+    """LINKTYPE_* number (the lower 26 bits of the header's link-type field)."""
+    fcs_bits: int
+    """The top 4 bits of the link-type field (libpcap LT_FCS_LENGTH_PRESENT and length)."""
 
 
 def parse_pcap_header(data: bytes, path: str = "<pcap>") -> PcapHeader:
