@@ -146,6 +146,19 @@ def test_corpus_is_there(corpus_dir: Path) -> None:
     assert len(FILES) >= 400
 
 
+def test_every_file_reads_or_raises_decode_error(corpus_dir: Path) -> None:
+    """Without the oracle: no crash, no hang, and only SOURCE.md (not a capture) is rejected."""
+    rejected = {}
+    total = 0
+    for name in FILES:
+        frames, err = read_frames(corpus_dir / name)
+        total += len(frames)
+        if err is not None:
+            rejected[name] = str(err)
+    assert rejected == {"SOURCE.md": f"{corpus_dir / 'SOURCE.md'}: at byte 0: not a pcap or pcapng file (magic 0x2320536f)"}
+    assert total == 6166  # the frames of all 435 captures
+
+
 @pytest.mark.needs_tshark
 @pytest.mark.parametrize("name", FILES)
 def test_read_like_tshark(name: str, corpus_dir: Path, oracle: _Oracle) -> None:
