@@ -248,3 +248,23 @@ def test_rst_from_any_state_never_raises(state: TCPState) -> None:
     b.state = state
     observe_segment(a, b, 0x04, 0, 0, 0, 0, 1, 1)
     assert isinstance(b.state, TCPState)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from(["S", "SA", "A", "PA", "FA", "R", "RA", "F", "SF", "FR"]),
+                          st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 40),
+                          st.integers(0, 65535)), min_size=1, max_size=25))
+def test_tracker_never_raises_and_counts_each_packet_once(
+        segs: list[tuple[bool, str, int, int, int, int]]) -> None:
+    d = Dialog()
+    for to_server, flags, seq, ack, ln, win in segs:
+        names = (d.c if to_server else d.s)(flags, seq, ack, b"x" * ln, win=win)
+        assert all(isinstance(x, str) for x in names)
+    d.tr.finish()
+    assert sum(f.tcp.packets for f in d.flows) == len(segs)
+    for f in d.flows:
+        k = d.tr.flow_keys(f)
+        assert k["conn_state"] in {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH",
+                                   "SHR", "OTH"}
+        assert k["client_state"] in {s.value for s in TCPState}
+        assert [t["packet"] for t in d.tr.timeline(f)] == sorted(t["packet"] for t in d.tr.timeline(f))
