@@ -123,9 +123,11 @@ def build_cmd(proto: str, src: str, dst: str, sport: int, dport: int, flags: str
         output.write_bytes(data)
         wrote = True
     if pcap is not None:
+        import time
+
         from ..capture.writer import append_packet
 
-        append_packet(pcap, pkt)
+        append_packet(pcap, pkt, ts_ns=time.time_ns())  # the CLI is an edge: it may read the clock
         wrote = True
     if as_hex or not wrote:
         click.echo(data.hex())
