@@ -176,21 +176,11 @@ def run_ping(host: str, *, count: int = 4, interval_s: float = 1.0, size: int = 
         raise UsageError(f"--count {count}: expected 1-100000")
     if interval_s < 0.001:
         raise UsageError(f"--interval {interval_s}: the minimum is 0.001 s")
-    from .target import prepare, resolve
+    from .target import open_for
 
-    owned = transport is None
-    if transport is None:
-        from ..transport.privileges import require_cap_net_raw
-        from ..transport.raw import open_transport
-
-        require_cap_net_raw("sending ICMP echo requests")
-        tgt = prepare(host, family=family, allow_broadcast=allow_broadcast)
-        addr, src = tgt.addr, src or tgt.route.src
-        transport = open_transport(addr, tgt.route.iface, clock=clock)
-    else:
-        addr = resolve(host, family)
-        if src is None:
-            raise UsageError("run_ping: pass src= with a transport")
+    transport, addr, src, owned = open_for(host, family=family, allow_broadcast=allow_broadcast, src=src,
+                                           transport=transport, clock=clock, operation="sending ICMP echo requests",
+                                           caller="run_ping")
     assert src is not None
     ident = ident if ident is not None else (os.getpid() ^ int.from_bytes(os.urandom(2), "big")) & 0xFFFF
     try:

@@ -272,26 +272,14 @@ def run_probe(host: str, ports: Sequence[int], *, scan: str = "syn", rate_pps: f
         PrivilegeError: no CAP_NET_RAW (exit 77).
         TargetError / TargetNotAllowedError: unresolvable, unroutable or not allowed.
     """
-    from .target import prepare
+    from .target import open_for
 
     rng = random.Random()
     sport = sport if sport is not None else rng.randrange(40000, 60000)
     seq = seq if seq is not None else rng.randrange(1, 1 << 32)
-    owned = transport is None
-    if transport is None:
-        from ..transport.privileges import require_cap_net_raw
-        from ..transport.raw import open_transport
-
-        require_cap_net_raw("sending raw probes")
-        tgt = prepare(host, family=family, allow_broadcast=allow_broadcast)
-        addr, src = tgt.addr, src or tgt.route.src
-        transport = open_transport(addr, tgt.route.iface, clock=clock)
-    else:
-        from .target import resolve
-
-        addr = resolve(host, family)
-        if src is None:
-            raise UsageError("run_probe: pass src= with a transport")
+    transport, addr, src, owned = open_for(host, family=family, allow_broadcast=allow_broadcast, src=src,
+                                           transport=transport, clock=clock, operation="sending raw probes",
+                                           caller="run_probe")
     assert src is not None
     try:
         plan = plan_probe(src, addr, ports, scan=scan, sport=sport, seq=seq, ttl=ttl)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import TargetError, UsageError
 from ..transport.policy import check_target
@@ -77,3 +78,29 @@ def prepare(host: str, *, family: int | None = None, allow_broadcast: bool = Fal
     if not route.ok:
         raise TargetError(f"{host}: no route to {addr} ({route.error or route.type})")
     return Target(host, addr, route)
+
+
+def open_for(host: str, *, family: int | None, allow_broadcast: bool, src: str | None, transport: Any,
+             clock: Any, operation: str, caller: str) -> tuple[Any, str, str, bool]:
+    """Return ``(transport, target address, source address, owned)`` for a diagnostic run.
+
+    With no ``transport`` given, checks CAP_NET_RAW for ``operation``, resolves and vets the target,
+    asks the kernel for the route and opens a raw transport on its interface (``owned`` is True: the
+    caller closes it). With one given (tests, FakeTransport), only resolves; ``src`` is then required.
+
+    Raises:
+        PrivilegeError: no CAP_NET_RAW (exit 77).
+        UsageError: a transport without ``src``.
+    """
+    if transport is None:
+        from ..transport.privileges import require_cap_net_raw
+        from ..transport.raw import open_transport
+
+        require_cap_net_raw(operation)
+        tgt = prepare(host, family=family, allow_broadcast=allow_broadcast)
+        addr, src = tgt.addr, src or tgt.route.src
+        return open_transport(addr, tgt.route.iface, clock=clock), addr, src, True
+    addr = resolve(host, family)
+    if src is None:
+        raise UsageError(f"{caller}: pass src= with a transport")
+    return transport, addr, src, False

@@ -175,21 +175,11 @@ def run_traceroute(host: str, *, method: str = "icmp", port: int = 80, first_ttl
         raise UsageError(f"TTL range {first_ttl}-{max_ttl}: expected 1 <= first <= max <= 255")
     if not 1 <= queries <= 10:
         raise UsageError(f"--queries {queries}: expected 1-10")
-    from .target import prepare, resolve
+    from .target import open_for
 
-    owned = transport is None
-    if transport is None:
-        from ..transport.privileges import require_cap_net_raw
-        from ..transport.raw import open_transport
-
-        require_cap_net_raw("sending traceroute probes")
-        tgt = prepare(host, family=family, allow_broadcast=allow_broadcast)
-        addr, src = tgt.addr, src or tgt.route.src
-        transport = open_transport(addr, tgt.route.iface, clock=clock)
-    else:
-        addr = resolve(host, family)
-        if src is None:
-            raise UsageError("run_traceroute: pass src= with a transport")
+    transport, addr, src, owned = open_for(host, family=family, allow_broadcast=allow_broadcast, src=src,
+                                           transport=transport, clock=clock, operation="sending traceroute probes",
+                                           caller="run_traceroute")
     assert src is not None
     total = Exchange()
     try:
