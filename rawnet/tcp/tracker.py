@@ -296,9 +296,13 @@ class TCPTracker:
             e.retrans_bytes += seglen
             end = (seq + seglen) & M32
             e.retrans_unneeded += _covered(seq, end, r.last_ack if r.ack_valid else seq, r.sack_blocks)
-            segs = wf.segments  # Karn: RTT samples for these bytes are now ambiguous
+            # Karn: RTT samples for these bytes are now ambiguous. The list is oldest first, which is
+            # sequence order for all but reordered sends: stop at the first segment past the range
+            segs = wf.segments
             for i in range(0, len(segs), 4):
-                if ((segs[i + 1] - seq) & M32) - 1 < 0x7FFFFFFF and ((end - segs[i]) & M32) - 1 < 0x7FFFFFFF:
+                if ((segs[i] - end) & M32) < 0x80000000:
+                    break
+                if ((segs[i + 1] - seq) & M32) - 1 < 0x7FFFFFFF:
                     segs[i + 3] = 1
         if self._events_on:
             kind = ("fast_retransmission" if ta & FAST_RETRANSMISSION else
