@@ -40,6 +40,7 @@ __all__ = ["TCPTracker", "TCPConn"]
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 _EST = TCPState.ESTABLISHED
+_DONE = frozenset({TCPState.CLOSED, TCPState.TIME_WAIT})
 _NOTE_NAMES = ((NOTE_DATA_AFTER_FIN, "data_after_fin"), (NOTE_RST_OUT_OF_WINDOW, "rst_out_of_window"),
                (NOTE_SYN_AFTER_CLOSE, "syn_after_close"), (NOTE_SIMULTANEOUS_OPEN, "simultaneous_open"),
                (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"))
@@ -56,7 +57,7 @@ class TCPConn:
                  "first_syn_n", "synack_ts", "last_synack_ts", "syn_to_synack_ns", "synack_to_ack_ns",
                  "irtt_ns", "irtt_n", "refused", "icmp_error", "close", "closed_by_addr", "close_n",
                  "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "anomalies", "last_ts", "reset_by_addr",
-                 "ws_conversations", "packets")
+                 "ws_conversations", "packets", "rtt_n", "rtt_sum", "rtt_min", "rtt_max", "zk_frozen", "queued")
 
     def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int, sink: Any = None,
                  flow: Any = None) -> None:
@@ -88,6 +89,27 @@ class TCPConn:
         self.last_ts = 0
         self.ws_conversations = 1
         self.packets = 0
+        self.rtt_n = 0
+        self.rtt_sum = 0
+        self.rtt_min = 0
+        self.rtt_max = 0
+        self.zk_frozen: tuple[str, str] | None = None
+        self.queued = False
+
+    def fold_rtt(self) -> None:
+        """Move the current Wireshark conversation's RTT samples into the connection's totals."""
+        ws = self.ws
+        if ws is None:
+            return
+        for d in (ws.d0, ws.d1):
+            if d.rtt_n:
+                if self.rtt_n == 0 or d.rtt_min < self.rtt_min:
+                    self.rtt_min = d.rtt_min
+                if d.rtt_max > self.rtt_max:
+                    self.rtt_max = d.rtt_max
+                self.rtt_n += d.rtt_n
+                self.rtt_sum += d.rtt_sum
+                d.rtt_n = d.rtt_sum = d.rtt_min = d.rtt_max = 0
 
     def side(self, addr: bytes, port: int | None) -> int:
         """Return 0 or 1: which machine is the endpoint (addr, port)."""
@@ -119,8 +141,22 @@ class TCPTracker:
     """Sans-IO TCP tracker; see the module docstring. One instance per capture pass."""
 
     def __init__(self, idle_timeout_ns: int = 300 * 10**9, *, events: bool = True,
-                 max_events: int = 1 << 16) -> None:
+                 max_events: int = 1 << 16, closed_linger_ns: int = 10 * 10**9) -> None:
+        """Create a tracker.
+
+        Args:
+            idle_timeout_ns: a connection without packets for this long is finalized (pending
+                inferences applied, unacknowledged-segment lists freed).
+            events: queue TrackerEvent objects for ``events()`` (bounded by ``max_events``).
+            closed_linger_ns: once both endpoints are CLOSED/TIME_WAIT and the connection has been
+                quiet this long, its per-packet analysis state is compacted (Zeek's result frozen,
+                the Wireshark state dropped); a later packet starts a fresh Wireshark analysis and no
+                longer changes conn_state/history. Keeps memory flat on captures with many short
+                connections.
+        """
         self.idle_timeout_ns = idle_timeout_ns
+        self.closed_linger_ns = closed_linger_ns
+        self._closing: deque[tuple[int, Any]] = deque()
         self._events_on = events
         self._queue: deque[tuple[Any, ...]] = deque(maxlen=max_events)
         self._live: dict[int, Any] = {}
@@ -165,6 +201,10 @@ class TCPTracker:
         if ipl is not None and ipl >= hl and not net.is_fragment:
             seglen = ipl - hl
             ws = c.ws
+            if ws is None:  # compacted after both ends closed: a late packet starts a fresh analysis
+                ws = c.ws = WSConv()
+                c.ws_conversations += 1
+                self._live[id(flow)] = flow
             if s == 0:
                 wf, wr = ws.d0, ws.d1
             else:
@@ -172,6 +212,7 @@ class TCPTracker:
             if flags & 0x12 == SYN:
                 if wf.base_set and seq != wf.base_seq:
                     # tshark starts a new conversation ("reused ports")
+                    c.fold_rtt()
                     ws = c.ws = WSConv()
                     c.ws_conversations += 1
                     wf, wr = (ws.d0, ws.d1) if s == 0 else (ws.d1, ws.d0)
@@ -254,10 +295,18 @@ class TCPTracker:
                 c.close_n = n
                 c.close_ts = ts_ns
         # Zeek
-        c.zk.packet(src, sport, net.dst, t.dst_port, flags, seq, ack, seglen, window)
+        zk = c.zk
+        if zk is not None:
+            zk.packet(src, sport, net.dst, t.dst_port, flags, seq, ack, seglen, window)
+        if not c.queued and e.state in _DONE and r.state in _DONE:
+            c.queued = True
+            self._closing.append((ts_ns, flow))
         self._count += 1
-        if not self._count & 0xFFFF:
-            self.expire(ts_ns)
+        if not self._count & 0xFFF:
+            if self._closing:
+                self._compact(ts_ns)
+            if not self._count & 0xFFFF:
+                self.expire(ts_ns)
         if ta:
             return list(flag_names(ta))
         return []
@@ -348,6 +397,26 @@ class TCPTracker:
             self._queue.append((ICMPErrorObserved, c.flow_id, ts_ns, n, icmp.type, icmp.code, sender))
 
     # ------------------------------------------------------------------------------------ lifecycle
+    def _compact(self, now_ns: int) -> None:
+        """Compact connections closed on both sides and quiet for ``closed_linger_ns``."""
+        q = self._closing
+        limit = now_ns - self.closed_linger_ns
+        while q and q[0][0] < limit:
+            _, flow = q.popleft()
+            c = flow.tcp
+            if c is None or c.ws is None:
+                continue
+            if c.last_ts >= limit:
+                q.append((c.last_ts, flow))
+                continue
+            self._finalize(c)
+            c.fold_rtt()
+            c.ws = None
+            if c.zk is not None:
+                c.zk_frozen = (c.zk.conn_state(), c.zk.history_str())
+                c.zk = None
+            self._live.pop(id(flow), None)
+
     def expire(self, now_ns: int) -> int:
         """Finalize connections idle for longer than the idle timeout; return how many were."""
         old = [k for k, f in self._live.items() if now_ns - f.tcp.last_ts > self.idle_timeout_ns]
@@ -360,8 +429,9 @@ class TCPTracker:
     def _finalize(c: TCPConn) -> None:
         finish_endpoint(c.e0)
         finish_endpoint(c.e1)
-        del c.ws.d0.segments[:]
-        del c.ws.d1.segments[:]
+        if c.ws is not None:
+            del c.ws.d0.segments[:]
+            del c.ws.d1.segments[:]
 
     def finish(self) -> None:
         """End of input: apply pending inferences (FINs received) and release per-packet state."""
@@ -414,8 +484,8 @@ class TCPTracker:
             reset_by = "client" if c.reset_by_addr == (cl.addr, cl.port) else "server"
         rtt = self._rtt(c)
         return {
-            "conn_state": c.zk.conn_state(),
-            "history": c.zk.history_str(),
+            "conn_state": c.zk.conn_state() if c.zk is not None else c.zk_frozen[0],  # type: ignore[index]
+            "history": c.zk.history_str() if c.zk is not None else c.zk_frozen[1],  # type: ignore[index]
             "irtt_ns": c.irtt_ns,
             "retransmissions": c.retrans_packets,
             "client_state": str(cl.state),
@@ -443,12 +513,18 @@ class TCPTracker:
 
     @staticmethod
     def _rtt(c: TCPConn) -> tuple[int, int | None, int | None, int | None]:
-        n = c.ws.d0.rtt_n + c.ws.d1.rtt_n
+        n, total, lo, hi = c.rtt_n, c.rtt_sum, c.rtt_min, c.rtt_max
+        if c.ws is not None:
+            for d in (c.ws.d0, c.ws.d1):
+                if d.rtt_n:
+                    if n == 0 or d.rtt_min < lo:
+                        lo = d.rtt_min
+                    hi = max(hi, d.rtt_max)
+                    n += d.rtt_n
+                    total += d.rtt_sum
         if not n:
             return 0, None, None, None
-        mins = [d.rtt_min for d in (c.ws.d0, c.ws.d1) if d.rtt_n]
-        maxs = [d.rtt_max for d in (c.ws.d0, c.ws.d1) if d.rtt_n]
-        return n, min(mins), (c.ws.d0.rtt_sum + c.ws.d1.rtt_sum) // n, max(maxs)
+        return n, lo, total // n, hi
 
     def timeline(self, flow: Any) -> list[dict[str, Any]]:
         """Return both endpoints' state transitions in packet order (ties: the order they were inferred)."""

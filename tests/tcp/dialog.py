@@ -21,9 +21,10 @@ SERVER = bytes([198, 18, 0, 2])
 class Dialog:
     """Feed crafted segments to a ConversationTable and a TCPTracker; remember them for a pcap."""
 
-    def __init__(self, cport: int = 40000, sport: int = 8080, t0_ns: int = 1_700_000_000 * 10**9) -> None:
+    def __init__(self, cport: int = 40000, sport: int = 8080, t0_ns: int = 1_700_000_000 * 10**9,
+                 **tracker_args: Any) -> None:
         self.table = ConversationTable()
-        self.tr = TCPTracker()
+        self.tr = TCPTracker(**tracker_args)
         self.cport = cport
         self.sport = sport
         self.n = 0

@@ -268,3 +268,26 @@ def test_tracker_never_raises_and_counts_each_packet_once(
                                    "SHR", "OTH"}
         assert k["client_state"] in {s.value for s in TCPState}
         assert [t["packet"] for t in d.tr.timeline(f)] == sorted(t["packet"] for t in d.tr.timeline(f))
+
+
+def test_closed_connections_are_compacted_after_the_linger() -> None:
+    d = Dialog(closed_linger_ns=1_000_000)
+    handshake(d)
+    d.c("PA", 1001, 5001, b"x" * 100)
+    d.s("A", 5001, 1101)
+    d.c("FA", 1101, 5001)
+    d.s("FA", 5001, 1102)
+    d.c("A", 1102, 5002)
+    before = d.tr.flow_keys(d.flow)
+    c = d.flow.tcp
+    d.tr._compact(d.ts + 500_000)  # quiet for less than the linger: kept
+    assert c.ws is not None
+    d.tr._compact(d.ts + 2_000_000)
+    assert (c.ws, c.zk) == (None, None)
+    assert d.tr.flow_keys(d.flow) == before
+    assert (before["conn_state"], before["rtt_samples"]) == ("SF", 5)
+    # a late retransmitted FIN: a fresh Wireshark analysis, Zeek's result stays frozen
+    assert d.s("FA", 5001, 1102, dt_us=3000) == []
+    k = d.keys()
+    assert (k["conn_state"], k["history"], k["server_state"], k["rtt_samples"]) == ("SF", before["history"],
+                                                                                  "CLOSED", 5)
