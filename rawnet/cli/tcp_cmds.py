@@ -14,11 +14,11 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from ..pipeline import Analysis, iter_packets
 from ..flow.table import ConversationTable
+from ..pipeline import Analysis, iter_packets
 from ..tcp.report import connection_report, format_report, ladder_data
 
-__all__ = ["register", "tcp_cmd", "ladder_cmd"]
+__all__ = ["ladder_cmd", "register", "tcp_cmd"]
 
 
 def _finish(res: Analysis) -> None:
@@ -86,12 +86,12 @@ def ladder_cmd(file: str, conn: int, svg: str | None) -> None:
             if idx == conn:
                 target = f
                 items.append(item)
-        elif target is not None and p.icmp is not None and p.quoted is not None and p.quoted.network is not None:
+        elif target is not None and p.icmp is not None and p.quoted is not None:
             q = p.quoted
+            qn = q.network
             qt = q.transport
-            if qt is not None and q.protocol == 6 and res.table.lookup(
-                    6, q.network.src, getattr(qt, "src_port", None), q.network.dst,
-                    getattr(qt, "dst_port", None)) is target:
+            if qn is not None and qt is not None and q.protocol == 6 and res.table.lookup(
+                    6, qn.src, getattr(qt, "src_port", None), qn.dst, getattr(qt, "dst_port", None)) is target:
                 items.append(item)
     if target is None:
         raise UsageError(f"pcap ladder: --conn {conn} does not exist ({len(order)} TCP connections in {file})")

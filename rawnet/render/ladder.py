@@ -13,7 +13,7 @@ from html import escape
 
 from ..tcp.report import Ladder, LadderRow
 
-__all__ = ["ladder_text", "ladder_svg"]
+__all__ = ["ladder_svg", "ladder_text"]
 
 ARROW = 46
 
@@ -73,12 +73,12 @@ def ladder_svg(lad: Ladder) -> str:
     width = 1060
     height = top + step * (len(lad.rows) + 1) + 20 * len(lad.notes) + 30
     o: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="monospace" font-size="12">',
-        '<defs><marker id="a" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
-        '<path d="M0,0 L10,4 L0,8 z" fill="#333"/></marker>'
-        '<marker id="r" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
-        '<path d="M0,0 L10,4 L0,8 z" fill="#c0392b"/></marker></defs>',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'font-family="monospace" font-size="12">'),
+        ('<defs><marker id="a" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
+         '<path d="M0,0 L10,4 L0,8 z" fill="#333"/></marker>'
+         '<marker id="r" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
+         '<path d="M0,0 L10,4 L0,8 z" fill="#c0392b"/></marker></defs>'),
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="10" y="20" font-weight="bold">{escape(lad.title)}</text>',
         f'<text x="{xl}" y="48" text-anchor="middle" font-weight="bold">client {escape(lad.client)}</text>',

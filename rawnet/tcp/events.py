@@ -6,8 +6,15 @@ from dataclasses import dataclass
 
 from .state import TCPState
 
-__all__ = ["TrackerEvent", "StateChanged", "HandshakeCompleted", "ResetObserved", "SegmentRetransmitted",
-           "ICMPErrorObserved", "AnomalyObserved"]
+__all__ = [
+    "AnomalyObserved",
+    "HandshakeCompleted",
+    "ICMPErrorObserved",
+    "ResetObserved",
+    "SegmentRetransmitted",
+    "StateChanged",
+    "TrackerEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)

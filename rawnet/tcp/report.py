@@ -14,7 +14,7 @@ from typing import Any
 
 from ..packet.tcp import flag_names
 
-__all__ = ["connection_report", "format_report", "LadderRow", "Ladder", "ladder_data"]
+__all__ = ["Ladder", "LadderRow", "connection_report", "format_report", "ladder_data"]
 
 
 def _addr(a: bytes) -> str:

@@ -39,7 +39,7 @@ from array import array
 from enum import IntEnum, StrEnum
 from typing import Any
 
-__all__ = ["TCPState", "Event", "TRANSITIONS", "SYNCHRONIZED", "EndpointMachine", "Transition"]
+__all__ = ["SYNCHRONIZED", "TRANSITIONS", "EndpointMachine", "Event", "TCPState", "Transition"]
 
 
 class TCPState(StrEnum):
@@ -145,10 +145,33 @@ _INDEX = {st: i for i, st in enumerate(_STATES)}
 class EndpointMachine:
     """One endpoint's inferred state, its timeline, and the sequence facts the rules need."""
 
-    __slots__ = ("addr", "port", "state", "timeline", "iss", "syn_seen", "fin_seq", "fin_sent",
-                 "snd_nxt", "last_ack", "ack_valid", "last_window", "wscale", "from_listen",
-                 "first_syn_rcv_n", "first_syn_rcv_ts", "pending_fin", "fin_received", "sink", "owner",
-                 "syn_count", "synack_count", "retrans_bytes", "retrans_unneeded", "sack_blocks")
+    __slots__ = (
+        "ack_valid",
+        "addr",
+        "fin_received",
+        "fin_sent",
+        "fin_seq",
+        "first_syn_rcv_n",
+        "first_syn_rcv_ts",
+        "from_listen",
+        "iss",
+        "last_ack",
+        "last_window",
+        "owner",
+        "pending_fin",
+        "port",
+        "retrans_bytes",
+        "retrans_unneeded",
+        "sack_blocks",
+        "sink",
+        "snd_nxt",
+        "state",
+        "syn_count",
+        "syn_seen",
+        "synack_count",
+        "timeline",
+        "wscale",
+    )
 
     def __init__(self, addr: bytes, port: int, sink: Any = None, owner: Any = None) -> None:
         """Start in UNKNOWN; ``sink`` (a list or deque) receives (owner, machine, old, new, ts, n, seen)."""

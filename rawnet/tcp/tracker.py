@@ -27,16 +27,42 @@ from typing import Any
 
 from ..flow.table import Flow
 from ..packet.tcp import FastOpenOption, SACKOption, WindowScaleOption
-from .events import (AnomalyObserved, HandshakeCompleted, ICMPErrorObserved, ResetObserved,
-                     SegmentRetransmitted, StateChanged, TrackerEvent)
-from .state import (NOTE_DATA_AFTER_FIN, NOTE_REFUSED, NOTE_RST_ACCEPTED, NOTE_RST_OUT_OF_WINDOW,
-                    NOTE_SIMULTANEOUS_CLOSE, NOTE_SIMULTANEOUS_OPEN, NOTE_SYN_AFTER_CLOSE, EndpointMachine,
-                    TCPState, apply_icmp_unreachable, finish_endpoint, observe_segment)
-from .wireshark import (ANY_RETRANSMISSION, FAST_RETRANSMISSION, M32, SPURIOUS_RETRANSMISSION,
-                        WSConv, WSDir, analyze, flag_names)
+from .events import (
+    AnomalyObserved,
+    HandshakeCompleted,
+    ICMPErrorObserved,
+    ResetObserved,
+    SegmentRetransmitted,
+    StateChanged,
+    TrackerEvent,
+)
+from .state import (
+    NOTE_DATA_AFTER_FIN,
+    NOTE_REFUSED,
+    NOTE_RST_ACCEPTED,
+    NOTE_RST_OUT_OF_WINDOW,
+    NOTE_SIMULTANEOUS_CLOSE,
+    NOTE_SIMULTANEOUS_OPEN,
+    NOTE_SYN_AFTER_CLOSE,
+    EndpointMachine,
+    TCPState,
+    apply_icmp_unreachable,
+    finish_endpoint,
+    observe_segment,
+)
+from .wireshark import (
+    ANY_RETRANSMISSION,
+    FAST_RETRANSMISSION,
+    M32,
+    SPURIOUS_RETRANSMISSION,
+    WSConv,
+    WSDir,
+    analyze,
+    flag_names,
+)
 from .zeek import ZeekConn
 
-__all__ = ["TCPTracker", "TCPConn"]
+__all__ = ["TCPConn", "TCPTracker"]
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 _EST = TCPState.ESTABLISHED
@@ -53,11 +79,42 @@ def _addr(a: bytes) -> str:
 class TCPConn:
     """Per-connection tracker state (lives in ``Flow.tcp``)."""
 
-    __slots__ = ("flow_id", "e0", "e1", "ws", "zk", "first_syn_ts", "last_syn_ts",
-                 "first_syn_n", "synack_ts", "last_synack_ts", "syn_to_synack_ns", "synack_to_ack_ns",
-                 "irtt_ns", "irtt_n", "refused", "icmp_error", "close", "closed_by_addr", "close_n",
-                 "close_ts", "tfo_bytes", "tfo_cookie", "retrans_packets", "anomalies", "last_ts", "reset_by_addr",
-                 "ws_conversations", "packets", "rtt_n", "rtt_sum", "rtt_min", "rtt_max", "zk_frozen", "queued")
+    __slots__ = (
+        "anomalies",
+        "close",
+        "close_n",
+        "close_ts",
+        "closed_by_addr",
+        "e0",
+        "e1",
+        "first_syn_n",
+        "first_syn_ts",
+        "flow_id",
+        "icmp_error",
+        "irtt_n",
+        "irtt_ns",
+        "last_syn_ts",
+        "last_synack_ts",
+        "last_ts",
+        "packets",
+        "queued",
+        "refused",
+        "reset_by_addr",
+        "retrans_packets",
+        "rtt_max",
+        "rtt_min",
+        "rtt_n",
+        "rtt_sum",
+        "syn_to_synack_ns",
+        "synack_to_ack_ns",
+        "synack_ts",
+        "tfo_bytes",
+        "tfo_cookie",
+        "ws",
+        "ws_conversations",
+        "zk",
+        "zk_frozen",
+    )
 
     def __init__(self, flow_id: int, src: bytes, sport: int, dst: bytes, dport: int, sink: Any = None,
                  flow: Any = None) -> None:
@@ -476,7 +533,7 @@ class TCPTracker:
                     "client_state": "UNKNOWN", "server_state": "UNKNOWN", "close": None, "closed_by": None}
         finish_endpoint(c.e0)
         finish_endpoint(c.e1)
-        cl, sv, ci = self._client_server(flow)
+        cl, sv, _ = self._client_server(flow)
         closed_by = reset_by = None
         if c.closed_by_addr is not None:
             closed_by = "client" if c.closed_by_addr == (cl.addr, cl.port) else "server"
@@ -484,8 +541,8 @@ class TCPTracker:
             reset_by = "client" if c.reset_by_addr == (cl.addr, cl.port) else "server"
         rtt = self._rtt(c)
         return {
-            "conn_state": c.zk.conn_state() if c.zk is not None else c.zk_frozen[0],  # type: ignore[index]
-            "history": c.zk.history_str() if c.zk is not None else c.zk_frozen[1],  # type: ignore[index]
+            "conn_state": c.zk.conn_state() if c.zk is not None else c.zk_frozen[0],
+            "history": c.zk.history_str() if c.zk is not None else c.zk_frozen[1],
             "irtt_ns": c.irtt_ns,
             "retransmissions": c.retrans_packets,
             "client_state": str(cl.state),

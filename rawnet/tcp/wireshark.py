@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from array import array
 
-__all__ = ["FLAG_NAMES", "WSDir", "WSConv", "flag_names", "analyze"]
+__all__ = ["FLAG_NAMES", "WSConv", "WSDir", "analyze", "flag_names"]
 
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
@@ -98,9 +98,25 @@ def _gt(a: int, b: int) -> bool:
 class WSDir:
     """Wireshark's per-direction analysis state (``tcp_flow_t`` + ``tcp_analyze_seq_flow_info_t``)."""
 
-    __slots__ = ("nextseq", "nextseqtime", "maxseqtobeacked", "lastack", "lastacktime", "window",
-                 "win_scale", "is_first_ack", "dupacknum", "lastsegmentflags", "segments",
-                 "base_seq", "base_set", "rtt_n", "rtt_sum", "rtt_min", "rtt_max")
+    __slots__ = (
+        "base_seq",
+        "base_set",
+        "dupacknum",
+        "is_first_ack",
+        "lastack",
+        "lastacktime",
+        "lastsegmentflags",
+        "maxseqtobeacked",
+        "nextseq",
+        "nextseqtime",
+        "rtt_max",
+        "rtt_min",
+        "rtt_n",
+        "rtt_sum",
+        "segments",
+        "win_scale",
+        "window",
+    )
 
     def __init__(self) -> None:
         self.nextseq = 0
@@ -127,7 +143,7 @@ class WSDir:
 class WSConv:
     """One Wireshark TCP conversation: two directions plus the handshake timestamps."""
 
-    __slots__ = ("d0", "d1", "ts_mru_syn", "has_syn", "ts_first_rtt", "has_rtt", "irtt_shown", "acked")
+    __slots__ = ("acked", "d0", "d1", "has_rtt", "has_syn", "irtt_shown", "ts_first_rtt", "ts_mru_syn")
 
     def __init__(self) -> None:
         self.d0 = WSDir()

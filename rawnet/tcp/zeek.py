@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["ZeekConn", "ZeekEndpoint", "conn_state", "udp_flow_keys", "LIKELY_SERVER_PORTS"]
+__all__ = ["LIKELY_SERVER_PORTS", "ZeekConn", "ZeekEndpoint", "conn_state", "udp_flow_keys"]
 
 M32 = 0xFFFFFFFF
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -44,9 +44,26 @@ def _delta(a: int, b: int) -> int:
 class ZeekEndpoint:
     """One side of a Zeek TCP connection."""
 
-    __slots__ = ("is_orig", "state", "prev_state", "start_seq", "last_seq", "ack_seq", "initialized",
-                 "hist_last_syn", "hist_last_fin", "hist_last_rst", "fin_cnt", "rxmt_cnt", "rxmt_thresh",
-                 "zw_cnt", "zw_thresh", "gap_cnt", "gap_thresh", "did_close")
+    __slots__ = (
+        "ack_seq",
+        "did_close",
+        "fin_cnt",
+        "gap_cnt",
+        "gap_thresh",
+        "hist_last_fin",
+        "hist_last_rst",
+        "hist_last_syn",
+        "initialized",
+        "is_orig",
+        "last_seq",
+        "prev_state",
+        "rxmt_cnt",
+        "rxmt_thresh",
+        "start_seq",
+        "state",
+        "zw_cnt",
+        "zw_thresh",
+    )
 
     def __init__(self, is_orig: bool) -> None:
         self.is_orig = is_orig
@@ -90,7 +107,7 @@ class ZeekEndpoint:
 class ZeekConn:
     """Zeek's view of one TCP connection: endpoint states, history, and the final conn_state."""
 
-    __slots__ = ("orig", "resp", "orig_addr", "orig_port", "history", "hist_seen", "started")
+    __slots__ = ("hist_seen", "history", "orig", "orig_addr", "orig_port", "resp", "started")
 
     def __init__(self) -> None:
         self.orig = ZeekEndpoint(True)

@@ -27,7 +27,7 @@ def tshark_analysis(tshark: str, path: Path, streams: dict[int, int] | None = No
     for f in FLAGS:
         cmd += ["-e", "tcp.analysis." + f]
     cmd += ["-E", "occurrence=f", "-E", "separator=\t"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False).stdout
     res: dict[int, tuple[list[str], int | None]] = {}
     for line in out.splitlines():
         cols = line.split("\t")

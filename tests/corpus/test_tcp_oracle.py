@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _tcp_oracle import rawnet_analysis, tshark_analysis
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -26,7 +25,7 @@ def _listed_captures() -> list[str]:
     readme = CAPTURES / "README.md"
     if not readme.exists():
         return []
-    return sorted(set(re.findall(r"^\| ([\w.-]+\.pcap(?:ng)?) \|", readme.read_text(), re.M)))
+    return sorted(set(re.findall(r"^\| ([\w.-]+\.pcap(?:ng)?) \|", readme.read_text(), re.MULTILINE)))
 
 
 def _corpus_files() -> list[str]:
@@ -42,8 +41,8 @@ def _corpus_files() -> list[str]:
 EXCUSED: dict[str, tuple[str, str]] = {
     "geneve.pcap": ("TCP inside Geneve (UDP 6081) tunnels: rawnet's codec stops at the outer UDP", "no_tcp"),
     "ipoib.pcap": ("link type 242 (IP over InfiniBand) is not decoded by rawnet", "no_tcp"),
-    "timestamp_invalid_micro.pcap": ("record 3 has an out-of-range microsecond field that wiretap and "
-                                     "rawnet.capture normalise differently, so the iRTT differs", "irtt_ts"),
+    "timestamp_invalid_micro.pcap": (("record 3 has an out-of-range microsecond field that wiretap and "
+                                      "rawnet.capture normalise differently, so the iRTT differs"), "irtt_ts"),
 }
 
 

@@ -147,7 +147,7 @@ def test_real_command_pcap_tcp_and_ladder(tmp_path: Path) -> None:
     import sys
 
     f = str(_need("tcp-rst-server.pcap"))
-    p = subprocess.run([sys.executable, "-m", "rawnet", "pcap", "tcp", f, "--json"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "rawnet", "pcap", "tcp", f, "--json"], capture_output=True, text=True, check=False,
                        timeout=120)
     assert p.returncode == 0, p.stderr
     rec = json.loads(p.stdout.splitlines()[0])
@@ -155,7 +155,7 @@ def test_real_command_pcap_tcp_and_ladder(tmp_path: Path) -> None:
         "RSTR", "rst", "server", "CLOSED", "CLOSED")
     svg = tmp_path / "x.svg"
     p = subprocess.run([sys.executable, "-m", "rawnet", "pcap", "ladder", f, "--conn", "0", "--svg", str(svg)],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0] == "conn 0: conn_state RSTR, history ShADadr, reset by the server"
     assert svg.read_text().startswith("<svg")

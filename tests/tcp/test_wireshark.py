@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 
 from rawnet.packet.tcp import WindowScaleOption
-from rawnet.tcp.wireshark import (FAST_RETRANSMISSION, RETRANSMISSION, SPURIOUS_RETRANSMISSION, WSConv, analyze,
-                                  flag_names)
+from rawnet.tcp.wireshark import (
+    FAST_RETRANSMISSION,
+    RETRANSMISSION,
+    SPURIOUS_RETRANSMISSION,
+    WSConv,
+    analyze,
+    flag_names,
+)
 
 from .dialog import Dialog, handshake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "corpus"))
-from _tcp_oracle import tshark_analysis  # noqa: E402
+from _tcp_oracle import tshark_analysis
 
 
 def _seq_dialog() -> Dialog:
