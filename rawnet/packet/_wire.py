@@ -19,6 +19,25 @@ def need(data: bytes | memoryview, offset: int, n: int, layer: str, what: str = 
         raise TruncatedPacketError(layer, offset, n, max(available, 0), what)
 
 
+def slot_twin(cls: type) -> type | None:
+    """Return a mutable class whose instances can become ``cls`` instances by ``obj.__class__ = cls``, or None.
+
+    The twin declares the same ``__slots__`` as the slotted dataclass ``cls``; an object filled
+    through it with plain attribute stores and then re-classed is an ordinary ``cls`` instance.
+    None when ``cls`` has no matching slots or CPython refuses the layout.
+    """
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if tuple(getattr(cls, "__slots__", ())) != names:
+        return None
+    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": names})
+    probe = object.__new__(twin)
+    try:
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return twin
+
+
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
     """Return a function that makes a ``cls`` from all its field values, positionally, in field order.
 
@@ -32,15 +51,11 @@ def fast_constructor(cls: type[T]) -> Callable[..., T]:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     args = ", ".join(f"a{i}" for i in range(len(names)))
     ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    slots = getattr(cls, "__slots__", None)
-    if slots is not None and tuple(slots) == tuple(names):
-        ns["_Twin"] = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(names)})
+    twin = slot_twin(cls)
+    if twin is not None:
+        ns["_Twin"] = twin
         body = "".join(f"    o.{name} = a{i}\n" for i, name in enumerate(names))
         exec(f"def make({args}):\n    o = _new(_Twin)\n{body}    o.__class__ = _cls\n    return o\n", ns)  # noqa: S102
-        try:
-            ns["make"](*range(len(names)))
-        except TypeError:  # layouts differ: fall back to the slot descriptors
-            ns.pop("make")
     if "make" not in ns:
         for i, name in enumerate(names):
             ns[f"_s{i}"] = getattr(cls, name).__set__

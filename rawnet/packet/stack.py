@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import BuildError, MalformedPacketError, TruncatedPacketError
-from ._wire import fast_constructor
+from ._wire import fast_constructor, slot_twin
 from .checksum import checksum_ok, transport_checksum_ok
 from .icmp import ICMPMessage, build_icmp, parse_icmp
 from .ipv4 import IPv4Header, build_ipv4, parse_ipv4
@@ -174,6 +174,11 @@ _new_tcp = fast_constructor(TCPHeader)
 # Ethernet, IPv4 without options and the fixed TCP header, in one unpack
 _ETH_IPV4_TCP = struct.Struct("!6s6sHBBHHHBBH4s4sHHIIHHHH")
 _ETHERNET_SEEN: dict[bytes, EthernetHeader] = {}  # MAC pair -> untagged IPv4 EthernetHeader (bounded)
+_new = object.__new__
+_TCP_TWIN = slot_twin(TCPHeader)
+_IPV4_TWIN = slot_twin(IPv4Header)
+_PACKET_TWIN = slot_twin(Packet)
+_FAST_PATH = None not in (_TCP_TWIN, _IPV4_TWIN, _PACKET_TWIN)
 
 
 def _decode_ethernet_ipv4_tcp(data: bytes) -> Packet | None:
@@ -207,23 +212,64 @@ def _decode_ethernet_ipv4_tcp(data: bytes) -> Packet | None:
     else:
         options = ()
     # checksums as in checksum.checksum_ok / transport_checksum_ok: the IPv4 source and destination
-    # (bytes 26-33) sit right before the segment, so one integer covers pseudo-header addresses and
-    # segment; 2**16 is 1 modulo 0xFFFF, so the big integer modulo 0xFFFF is the one's complement sum
-    seglen = total - 20
-    tsum = int.from_bytes(data[26:end], "big")
-    if seglen & 1:
-        tsum <<= 8
+    # (bytes 26-33) sit right before the TCP header, so one integer covers the pseudo-header addresses
+    # and the header, and the payload (the bytes the Packet keeps anyway) adds its own; 2**16 is 1
+    # modulo 0xFFFF, so the sum modulo 0xFFFF is the one's complement sum
+    payload = data[34 + hlen:end]
+    psum = int.from_bytes(payload, "big")
+    if total & 1:  # an odd segment is padded with a zero byte
+        psum <<= 8
+    tsum = int.from_bytes(data[26:34 + hlen], "big") + psum + 6 + total - 20
+    # the header objects are filled through their slot twins (see _wire.slot_twin), inline: this
+    # function runs once per packet of a capture
+    tcp = _new(_TCP_TWIN)
+    tcp.src_port = sport
+    tcp.dst_port = dport
+    tcp.seq = seq
+    tcp.ack = ack
+    tcp.flags = off_flags & 0x1FF
+    tcp.window = window
+    tcp.urgent_pointer = urg
+    tcp.options = options
+    tcp.reserved = (off_flags >> 9) & 7
+    tcp.data_offset = doff
+    tcp.checksum = tcsum
+    tcp.__class__ = TCPHeader
+    net = _new(_IPV4_TWIN)
+    net.src = src
+    net.dst = dst
+    net.protocol = 6
+    net.ttl = ttl
+    net.identification = ident
+    net.flags = frag >> 13
+    net.fragment_offset = 0
+    net.dscp = tos >> 2
+    net.ecn = tos & 3
+    net.options = b""
+    net.version = 4
+    net.ihl = 5
+    net.total_length = total
+    net.checksum = csum
+    net.__class__ = IPv4Header
     link = _ETHERNET_SEEN.get(data[:12])
     if link is None:  # frames of a capture share a few MAC pairs: keep one (immutable) header per pair
         if len(_ETHERNET_SEEN) >= 4096:
             _ETHERNET_SEEN.clear()
         link = _ETHERNET_SEEN[data[:12]] = _new_ethernet(mac_dst, mac_src, 0x0800, ())
-    return _new_packet(link,
-                       _new_ipv4(src, dst, 6, ttl, ident, frag >> 13, 0, tos >> 2, tos & 3, b"", 4, 5, total, csum),
-                       _new_tcp(sport, dport, seq, ack, off_flags & 0x1FF, window, urg, options, (off_flags >> 9) & 7,
-                                doff, tcsum),
-                       data[34 + hlen:end], data[end:], 1, None, (tsum + 6 + seglen) % 0xFFFF == 0,
-                       int.from_bytes(data[14:34], "big") % 0xFFFF == 0, seglen, None)
+    p = _new(_PACKET_TWIN)
+    p.link = link
+    p.network = net
+    p.transport = tcp
+    p.payload = payload
+    p.trailer = data[end:]
+    p.linktype = 1
+    p.error = None
+    p.checksum_ok = tsum % 0xFFFF == 0
+    p.ip_checksum_ok = int.from_bytes(data[14:34], "big") % 0xFFFF == 0
+    p.ip_payload_length = total - 20
+    p.quoted = None
+    p.__class__ = Packet
+    return p  # type: ignore[no-any-return]
 
 
 def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERNET, *, strict: bool = True,
@@ -240,7 +286,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = LinkType.ETHERN
     """
     if type(data) is not bytes:
         data = bytes(data)
-    if linktype == 1 and len(data) >= 54 and data[14] == 0x45 and not _quoted:
+    if linktype == 1 and len(data) >= 54 and data[14] == 0x45 and _FAST_PATH and not _quoted:
         fast = _decode_ethernet_ipv4_tcp(data)
         if fast is not None:
             return fast

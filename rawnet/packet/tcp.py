@@ -230,6 +230,8 @@ def parse_tcp_options(data: bytes | memoryview, offset: int, end: int) -> tuple[
         tsval, tsecr = _TS.unpack_from(data, offset + 4)
         head = (_NOP, _NOP, _new_ts(tsval, tsecr, 8))
         return head if n == 12 else head + parse_tcp_options(data, offset + 12, end)
+    if n == 4 and data[offset] == 2 and data[offset + 1] == 4:
+        return (_new_mss(_U16.unpack_from(data, offset + 2)[0], 2),)
     if n == 20:
         k1, l1, mss, k2, k3, l3, tsval, tsecr, k4, k5, l5, shift = _SYN_LAYOUT.unpack_from(data, offset)
         if (k1, l1, k2, k3, l3, k4, k5, l5) == (2, 4, 0x0402, 8, 10, 1, 3, 3):

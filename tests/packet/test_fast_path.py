@@ -84,3 +84,20 @@ def test_made_packets_agree(eth: EthernetHeader, ip: IPv4Header, tcp: object, pa
     for strict in (True, False):
         fast, general = _both(bytes(wire), 1, strict)
         assert fast == general
+
+
+def test_hot_path_objects_are_ordinary_frozen_instances() -> None:
+    import dataclasses
+
+    from rawnet.packet import TCPHeader
+
+    from .test_tcp import ACCECN_ACK
+
+    p = decode(ACCECN_ACK)
+    assert stack._decode_ethernet_ipv4_tcp(ACCECN_ACK) == p
+    assert (type(p), type(p.network), type(p.tcp), type(p.link)) == (Packet, IPv4Header, TCPHeader, EthernetHeader)
+    for obj, field in ((p, "payload"), (p.network, "ttl"), (p.tcp, "seq"), (p.link, "src")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, field, 1)
+    rebuilt = TCPHeader(**{f.name: getattr(p.tcp, f.name) for f in dataclasses.fields(TCPHeader)})
+    assert (rebuilt == p.tcp, hash(rebuilt) == hash(p.tcp), repr(rebuilt) == repr(p.tcp)) == (True, True, True)
