@@ -50,8 +50,8 @@ def _ending(rec: dict[str, Any]) -> str:
         return "refused: the server answered the SYN with RST/ACK"
     icmp = rec.get("icmp_error")
     if icmp and rec.get("client_state") == "CLOSED" and rec.get("close") is None:
-        return (f"failed: ICMP{'v6' if icmp.get('version') == 6 else ''} type {icmp['type']} code {icmp['code']}"
-                f" from {icmp['sender']} (packet {icmp['packet']})")
+        return (f"failed: ICMP{'v6' if icmp.get('version') == 6 else ''} {icmp.get('name', 'error')} "
+                f"(type {icmp['type']} code {icmp['code']}) from {icmp['sender']} (packet {icmp['packet']})")
     if rec.get("close") == "fin":
         return f"closed with FIN, {rec['closed_by']} first"
     if rec.get("close") == "rst":
@@ -89,7 +89,8 @@ def format_report(rec: dict[str, Any]) -> str:
         lines.append("  anomalies  " + ", ".join(rec["anomalies"]))
     if rec.get("icmp_error") and not rec.get("refused"):
         i = rec["icmp_error"]
-        lines.append(f"  ICMP error  type {i['type']} code {i['code']} from {i['sender']} at packet {i['packet']}")
+        lines.append(f"  ICMP error  {i.get('name', '')} (type {i['type']} code {i['code']}) from {i['sender']} "
+                     f"at packet {i['packet']}")
     t0 = rec["first_ts_ns"]
     lines.append("  timeline")
     for t in rec["timeline"]:

@@ -72,6 +72,25 @@ _NOTE_NAMES = ((NOTE_DATA_AFTER_FIN, "data_after_fin"), (NOTE_RST_OUT_OF_WINDOW,
                (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"))
 
 
+_ICMP4_UNREACH = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable", 3: "port-unreachable",
+                  4: "fragmentation-needed", 5: "source-route-failed", 6: "net-unknown", 7: "host-unknown",
+                  9: "net-prohibited", 10: "host-prohibited", 11: "net-unreachable-tos",
+                  12: "host-unreachable-tos", 13: "admin-prohibited"}
+_ICMP6_UNREACH = {0: "no-route", 1: "admin-prohibited", 2: "beyond-scope", 3: "address-unreachable",
+                  4: "port-unreachable", 5: "source-policy-failed", 6: "reject-route"}
+
+
+def _icmp_name(version: int, icmp_type: int, code: int) -> str:
+    if version == 4:
+        if icmp_type == 3:
+            return _ICMP4_UNREACH.get(code, f"unreachable-code-{code}")
+        return {11: "time-exceeded", 12: "parameter-problem", 5: "redirect", 4: "source-quench"}.get(
+            icmp_type, f"type-{icmp_type}")
+    if icmp_type == 1:
+        return _ICMP6_UNREACH.get(code, f"unreachable-code-{code}")
+    return {2: "packet-too-big", 3: "time-exceeded", 4: "parameter-problem"}.get(icmp_type, f"type-{icmp_type}")
+
+
 def _addr(a: bytes) -> str:
     return str(ipaddress.ip_address(a))
 
@@ -445,7 +464,9 @@ class TCPTracker:
         m = c.e0 if c.side(qsrc, qt.src_port) == 0 else c.e1
         sender = _addr(pkt.network.src)
         if c.icmp_error is None:
-            c.icmp_error = {"type": icmp.type, "code": icmp.code, "sender": sender, "packet": n, "ts_ns": ts_ns,
+            c.icmp_error = {"type": icmp.type, "code": icmp.code,
+                            "name": _icmp_name(icmp.version, icmp.type, icmp.code), "sender": sender, "packet": n,
+                            "ts_ns": ts_ns,
                             "quoted_seq": getattr(qt, "seq", None), "version": icmp.version}
         unreach = (icmp.version == 4 and icmp.type == 3 and icmp.code != 4) or (icmp.version == 6 and icmp.type == 1)
         if unreach:

@@ -118,7 +118,7 @@ def test_cli_tcp_text_and_filters(runner_group: click.Group) -> None:
     f = str(_need("tcp-reject-icmp.pcap"))
     r = CliRunner().invoke(runner_group, ["tcp", f])
     assert r.exit_code == 0, r.output
-    assert r.output.count("conn_state S0") == 2 and "ICMP type 3 code 3 from 198.18.0.2" in r.output
+    assert r.output.count("conn_state S0") == 2 and "failed: ICMP port-unreachable (type 3 code 3) from 198.18.0.2" in r.output
     r = CliRunner().invoke(runner_group, ["tcp", f, "--conn", "1", "--json"])
     assert [json.loads(x)["conn"] for x in r.output.splitlines()] == [1]
     r = CliRunner().invoke(runner_group, ["tcp", f, "--port", "9"])
