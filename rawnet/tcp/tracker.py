@@ -193,24 +193,31 @@ class TCPConn:
 
 
 def _covered(lo: int, hi: int, ack: int, blocks: tuple[tuple[int, int], ...]) -> int:
-    """Return how many bytes of [lo, hi) the receiver had acknowledged (cumulatively or by SACK)."""
-    n = 0
+    """Return how many bytes of [lo, hi) the receiver had acknowledged, cumulatively or by SACK blocks."""
     size = (hi - lo) & M32
     if size == 0:
         return 0
+    spans = []
     a = (ack - lo) & M32
-    if a < 0x80000000:
-        n = min(a, size)
+    if 0 < a < 0x80000000:
+        spans.append((0, min(a, size)))
     for left, right in blocks:
-        s = max(0, (left - lo) & M32 if ((left - lo) & M32) < 0x80000000 else 0)
         e = (right - lo) & M32
-        if e >= 0x80000000:
-            continue
-        e = min(e, size)
-        s = max(s, n)
-        if e > s:
-            n += e - s
-    return min(n, size)
+        if e == 0 or e >= 0x80000000:
+            continue  # the block ends before this segment starts
+        b = (left - lo) & M32
+        if b >= 0x80000000:
+            b = 0
+        if b < size:
+            spans.append((b, min(e, size)))
+    total = 0
+    end = 0
+    for b, e in sorted(spans):
+        b = max(b, end)
+        if e > b:
+            total += e - b
+            end = e
+    return total
 
 
 class TCPTracker:

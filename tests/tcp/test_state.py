@@ -291,3 +291,21 @@ def test_closed_connections_are_compacted_after_the_linger() -> None:
     k = d.keys()
     assert (k["conn_state"], k["history"], k["server_state"], k["rtt_samples"]) == ("SF", before["history"],
                                                                                   "CLOSED", 5)
+
+
+def test_sack_aware_retransmitted_bytes() -> None:
+    from rawnet.packet.tcp import SACKOption
+    from rawnet.tcp.tracker import _covered
+
+    assert _covered(1000, 1100, 1050, ()) == 50
+    assert _covered(1000, 1100, 900, ((1020, 1040), (1030, 1060), (1090, 1200))) == 50
+    assert _covered(2**32 - 50, 50, 0, ()) == 50  # across the wrap
+    d = Dialog()
+    handshake(d)
+    for i in range(4):
+        d.c("A", 1001 + 100 * i, 5001, b"d" * 100, dt_us=10)
+    d.s("A", 5001, 1101, opts=(SACKOption(((1201, 1401),)),))  # 1101..1201 missing, 1201..1401 SACKed
+    d.c("A", 1101, 5001, b"d" * 100, dt_us=10_000)  # needed
+    d.c("A", 1201, 5001, b"d" * 100, dt_us=10)  # already SACKed: unneeded
+    k = d.keys()
+    assert (k["retransmissions"], k["retransmitted_bytes_client"], k["retransmitted_bytes_unneeded"]) == (2, 200, 100)
