@@ -7,8 +7,17 @@ from types import SimpleNamespace
 import pytest
 
 from rawnet.tcp import udp_flow_keys
-from rawnet.tcp.zeek import (CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, ZeekConn,
-                             conn_state)
+from rawnet.tcp.zeek import (
+    CLOSED,
+    ESTABLISHED,
+    INACTIVE,
+    PARTIAL,
+    RESET,
+    SYN_ACK_SENT,
+    SYN_SENT,
+    ZeekConn,
+    conn_state,
+)
 
 from .dialog import Dialog, handshake
 
