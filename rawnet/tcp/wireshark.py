@@ -20,6 +20,22 @@ yet acknowledged. Checks run in Wireshark's order and with its quirks:
 * the out-of-order window is the conversation's iRTT when known, else 3 ms, and the fast
   retransmission window is 20 ms after the peer's last ACK.
 
+Behaviour of the installed tshark (4.0.17) that the reference table (TOOLS.md 1.3, written from the
+3.6 source) does not state, each found by a packet where the two disagreed and now pinned by a test:
+
+* the iRTT is taken at the first non-SYN segment with ACK set (data, FIN and RST/ACK included, so a
+  refused connection has one), but ``tcp.analysis.initial_rtt`` is only *shown* on frames that carry
+  SEQ/ACK analysis (a flag, an acknowledged frame, or data): a conversation where no later frame
+  qualifies shows none (tracker: ``irtt_shown``);
+* time deltas are unsigned: a frame stamped earlier than the reference (two-interface captures) is
+  never "within 20 ms" nor "within the out-of-order window", so it is a plain retransmission;
+* no "already seen segment" shortcut and no "OOO closing a series after a pure ACK" rule (both are in
+  later versions): a copy of a queued segment inside the OOO window is Out-Of-Order;
+* after "ACKed unseen segment" the other direction's max-seq-to-be-acked moves to that direction's
+  next sequence number (not to the ACK), so the flag can repeat after a zero-window probe;
+* a SYN/ACK with a new ISN stays in the same conversation (only a bare SYN with a new ISN starts a
+  new one, "reused ports"), and window full uses shift 0 until that side's first non-SYN ACK.
+
 Only the analysis flags are computed; bytes in flight, PDU tracking and reassembly are not.
 """
 
