@@ -244,6 +244,7 @@ class TCPTracker:
         self._queue: deque[tuple[Any, ...]] = deque(maxlen=max_events)
         self._live: dict[int, Any] = {}
         self._count = 0
+        self._next_expire_ns = 0
 
     # ------------------------------------------------------------------------------------------ packets
     def process(self, pkt: Any, n: int, ts_ns: int, flow: Any, forward: bool) -> list[str]:
@@ -388,8 +389,10 @@ class TCPTracker:
         if not self._count & 0xFFF:
             if self._closing:
                 self._compact(ts_ns)
-            if not self._count & 0xFFFF:
-                self.expire(ts_ns)
+            if ts_ns >= self._next_expire_ns:
+                if self._next_expire_ns:
+                    self.expire(ts_ns)
+                self._next_expire_ns = ts_ns + self.idle_timeout_ns // 4
         if ta:
             return list(flag_names(ta))
         return []

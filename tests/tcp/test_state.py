@@ -309,3 +309,14 @@ def test_sack_aware_retransmitted_bytes() -> None:
     d.c("A", 1201, 5001, b"d" * 100, dt_us=10)  # already SACKed: unneeded
     k = d.keys()
     assert (k["retransmissions"], k["retransmitted_bytes_client"], k["retransmitted_bytes_unneeded"]) == (2, 200, 100)
+
+
+def test_idle_connections_expire_and_apply_pending_facts() -> None:
+    d = Dialog(idle_timeout_ns=1_000_000)
+    handshake(d)
+    d.c("FA", 1001, 5001)  # the server's processing of this FIN is pending until it answers
+    c = d.flow.tcp
+    assert c.e1.pending_fin is not None
+    assert d.tr.expire(d.ts + 500_000) == 0
+    assert d.tr.expire(d.ts + 2_000_000) == 1
+    assert (c.e1.pending_fin, c.e1.state) == (None, TCPState.CLOSE_WAIT)
