@@ -229,7 +229,11 @@ def parse_tcp_options(data: bytes | memoryview, offset: int, end: int) -> tuple[
     if n >= 12 and data[offset:offset + 4] == b"\x01\x01\x08\x0a":
         tsval, tsecr = _TS.unpack_from(data, offset + 4)
         head = (_NOP, _NOP, _new_ts(tsval, tsecr, 8))
-        return head if n == 12 else head + parse_tcp_options(data, offset + 12, end)
+        if n == 12:
+            return head
+        if n == 24 and data[offset + 12:offset + 16] == b"\x01\x01\x05\x0a":  # NOP NOP SACK, one block
+            return (*head, _NOP, _NOP, _new_sack((_TS.unpack_from(data, offset + 16),), 5))
+        return head + parse_tcp_options(data, offset + 12, end)
     if n == 4 and data[offset] == 2 and data[offset + 1] == 4:
         return (_new_mss(_U16.unpack_from(data, offset + 2)[0], 2),)
     if n == 20:
