@@ -169,8 +169,6 @@ def _link(data: bytes | memoryview, linktype: int) -> tuple[LinkHeader | None, i
 
 _new_packet = fast_constructor(Packet)
 _new_ethernet = fast_constructor(EthernetHeader)
-_new_ipv4 = fast_constructor(IPv4Header)
-_new_tcp = fast_constructor(TCPHeader)
 # Ethernet, IPv4 without options and the fixed TCP header, in one unpack
 _ETH_IPV4_TCP = struct.Struct("!6s6sHBBHHHBBH4s4sHHIIHHHH")
 _ETHERNET_SEEN: dict[bytes, EthernetHeader] = {}  # MAC pair -> untagged IPv4 EthernetHeader (bounded)
