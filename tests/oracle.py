@@ -25,24 +25,17 @@ def tshark_stream_counts(path: Path | str) -> dict[tuple[str, int], dict[Endpoin
     stream here (what tshark says the frame belongs to). ICMP errors that quote a TCP/UDP header
     are left out (their outer layer is ICMP; rawnet counts them in the ICMP flow).
     """
-    out = _run(["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
-                "-E", "separator=|",
-                "-e", "frame.number", "-e", "tcp.stream", "-e", "udp.stream", "-e", "ip.src", "-e", "ipv6.src",
-                "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "frame.len", "-e", "icmp.type",
-                "-e", "icmpv6.type", "-e", "ip.fragment", "-e", "ipv6.fragment"])
     members: dict[int, list[int]] = {}
     in_datagram: set[int] = set()
     rows: dict[int, list[str]] = {}
-    for line in out.splitlines():
-        f = line.split("|")
-        if len(f) < 12:
-            continue
-        num = int(f[0])
-        if f[10] or f[11]:
-            frames = [int(x) for x in (f[10] or f[11]).split(",") if x]
+    for num, r in tshark_table(path).items():
+        frag = r["ip.fragment"] or r["ipv6.fragment"]
+        if frag:
+            frames = [int(x) for x in frag.split(",") if x]
             members[num] = frames
             in_datagram.update(frames)
-        rows[num] = [x.split(",")[0] for x in f[:10]]
+        rows[num] = [r[k] for k in ("frame.number", "tcp.stream", "udp.stream", "ip.src", "ipv6.src", "tcp.srcport",
+                                    "udp.srcport", "frame.len", "icmp.type", "icmpv6.type")]
     convs: dict[tuple[str, int], dict[Endpoint, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for num, f in rows.items():
         _, tstream, ustream, src4, src6, tport, uport, flen, itype, i6type = f[:10]
@@ -82,3 +75,41 @@ def tshark_conv_frames(path: Path | str) -> dict[frozenset[Endpoint], dict[str, 
         fwd = int(re.search(r"\S+\s+(?:bytes|kB|MB|GB)\s+(\d+)", rest).group(1)) if nums else 0  # type: ignore[union-attr]
         res[frozenset({(a, ap), (b, bp)})] = {"<-": back, "->": fwd}
     return res
+
+
+TABLE_FIELDS = ["frame.number", "tcp.stream", "udp.stream", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "ip.ttl",
+                "ipv6.hlim", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.window_size_value",
+                "tcp.len", "udp.srcport", "udp.dstport", "frame.len", "icmp.type", "icmpv6.type", "ip.fragment",
+                "ipv6.fragment", "frame.protocols"]
+_TABLES: dict[str, dict[int, dict[str, str]]] = {}
+
+
+def tshark_table(path: Path | str) -> dict[int, dict[str, str]]:
+    """Return {frame number: {field: first occurrence}} for TABLE_FIELDS, one tshark run per file (cached).
+
+    ``ip.fragment``/``ipv6.fragment`` keep every occurrence (the frames of a reassembled datagram).
+    """
+    key = str(path)
+    if key in _TABLES:
+        return _TABLES[key]
+    out = _run(["tshark", "-r", key, "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+                "-E", "separator=|", *[a for f in TABLE_FIELDS for a in ("-e", f)]], timeout=300)
+    rows: dict[int, dict[str, str]] = {}
+    for line in out.splitlines():
+        f = line.split("|")
+        if len(f) != len(TABLE_FIELDS):
+            continue
+        row = {name: (v if name in ("ip.fragment", "ipv6.fragment", "frame.protocols") else v.split(",")[0])
+               for name, v in zip(TABLE_FIELDS, f)}
+        rows[int(row["frame.number"])] = row
+    _TABLES[key] = rows
+    return rows
+
+
+def prefetch(paths: list[Path]) -> None:
+    """Run tshark_table on ``paths`` four at a time (tshark runs in its own process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [p for p in paths if str(p) not in _TABLES]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(tshark_table, todo))

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import CAPTURES, CORPUS  # noqa: E402
-from oracle import tshark_stream_counts  # noqa: E402
+from oracle import prefetch, tshark_stream_counts  # noqa: E402
 
 from rawnet.pipeline import flows_fast  # noqa: E402
 
@@ -72,15 +72,12 @@ def test_shipped_capture_flows_equal_tshark(path: Path) -> None:
 
 @pytest.mark.needs_tshark
 def test_corpus_flows_equal_tshark(corpus_dir: Path) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     compared = 0
     differing = []
     files = _corpus_files()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        oracles = dict(zip(files, pool.map(_oracle, files)))
+    prefetch(files)
     for path in files:
-        theirs, ours = oracles[path], _ours(path)
+        theirs, ours = _oracle(path), _ours(path)
         compared += sum(theirs.values())
         if path.name in KNOWN_DIFFERENT:
             assert ours != theirs, f"{path.name} now agrees with tshark: remove it from KNOWN_DIFFERENT"
