@@ -98,6 +98,7 @@ TRANSITIONS: dict[tuple[TCPState, Event], TCPState] = {
     (S.SYN_SENT, E.RCV_SYN): S.SYN_RECEIVED,  # simultaneous open
     (S.SYN_SENT, E.SND_SYNACK): S.SYN_RECEIVED,  # simultaneous open, seen first from this side
     (S.SYN_SENT, E.RCV_SYNACK): S.ESTABLISHED,
+    (S.UNKNOWN, E.RCV_SYNACK): S.ESTABLISHED,  # its SYN was not captured
     (S.SYN_SENT, E.SND_ACK): S.ESTABLISHED,  # the SYN/ACK was not captured
     (S.SYN_SENT, E.SND_DATA): S.ESTABLISHED,
     (S.SYN_RECEIVED, E.RCV_ACK_OF_SYN): S.ESTABLISHED,
@@ -140,6 +141,8 @@ Transition = tuple[TCPState, int, int, bool]
 
 _STATES = list(TCPState)
 _INDEX = {st: i for i, st in enumerate(_STATES)}
+_BY_STATE: dict[TCPState, dict[Event, TCPState]] = {st: {} for st in TCPState}
+"""TRANSITIONS indexed by state then event (filled once the table is complete, below)."""
 
 
 class EndpointMachine:
@@ -210,7 +213,7 @@ class EndpointMachine:
     def fire(self, event: Event, ts_ns: int, n: int, seen: bool) -> TCPState | None:
         """Apply ``event``; return the new state, or None when the table has no such transition."""
         old = self.state
-        new = TRANSITIONS.get((old, event))
+        new = _BY_STATE[old].get(event)
         if new is None:
             return None
         if event is Event.RCV_RST and old is TCPState.SYN_RECEIVED and self.from_listen:
@@ -223,7 +226,9 @@ class EndpointMachine:
             self.sink.append((self.owner, self, old, new, ts_ns, n, seen))
         return new
 
-TRANSITIONS[(S.UNKNOWN, E.RCV_SYNACK)] = S.ESTABLISHED  # its SYN was not captured
+for (_src, _ev), _dst in TRANSITIONS.items():
+    _BY_STATE[_src][_ev] = _dst
+del _src, _ev, _dst
 
 M32 = 0xFFFFFFFF
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10

@@ -26,6 +26,7 @@ from collections import deque
 from typing import Any
 
 from ..flow.table import Flow
+from ..packet.ipv4 import IPv4Header
 from ..packet.tcp import FastOpenOption, SACKOption, WindowScaleOption
 from .events import (
     AnomalyObserved,
@@ -282,7 +283,11 @@ class TCPTracker:
         do = t.data_offset
         hl = do * 4 if do is not None else t.header_length
         ta = 0
-        if ipl is not None and ipl >= hl and not net.is_fragment:
+        if type(net) is IPv4Header:
+            frag = net.flags & 1 or net.fragment_offset
+        else:
+            frag = net.is_fragment
+        if ipl is not None and ipl >= hl and not frag:
             seglen = ipl - hl
             ws = c.ws
             if ws is None:  # compacted after both ends closed: a late packet starts a fresh analysis
