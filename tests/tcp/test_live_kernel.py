@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -71,8 +72,8 @@ def _tcpdump(lab: Any, path: Path) -> Iterator[None]:
             proc.stderr.close()
 
 
-@pytest.mark.privileged
-def test_inferred_states_equal_kernel_states(lab: Any, tmp_path: Path) -> None:
+def _run(lab: Any, tmp_path: Path, script: str) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """Run one scripted exchange; return (step, kernel states, inferred states) after each step."""
     path = tmp_path / "live.pcap"
     server_ip = lab.addr("server")
     with lab.inside("server"):
@@ -101,13 +102,47 @@ def test_inferred_states_equal_kernel_states(lab: Any, tmp_path: Path) -> None:
         c.sendall(b"hello")
         conn.recv(100)
         check("established")
-        c.shutdown(socket.SHUT_WR)
-        check("client half-closed")
-        conn.close()
-        check("server closed")
-        c.close()
+        if script == "client-closes":
+            c.shutdown(socket.SHUT_WR)
+            check("client half-closed")
+            conn.close()
+            check("server closed")
+            c.close()
+        elif script == "server-closes":
+            conn.close()
+            check("server closed")
+            c.close()
+            check("client closed")
+        else:  # abort: SO_LINGER {1, 0} makes close() send a RST
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+            check("client aborted")
+            conn.close()
         ls.close()
+    return steps
+
+
+@pytest.mark.privileged
+def test_inferred_states_equal_kernel_states_client_closes(lab: Any, tmp_path: Path) -> None:
+    steps = _run(lab, tmp_path, "client-closes")
     for name, kernel, inferred in steps:
         assert inferred == kernel, f"{name}: kernel {kernel}, inferred {inferred}"
     assert [s[1] for s in steps] == [("ESTABLISHED", "ESTABLISHED"), ("FIN_WAIT_2", "CLOSE_WAIT"),
                                      ("TIME_WAIT", "CLOSED")]
+
+
+@pytest.mark.privileged
+def test_inferred_states_equal_kernel_states_server_closes(lab: Any, tmp_path: Path) -> None:
+    steps = _run(lab, tmp_path, "server-closes")
+    for name, kernel, inferred in steps:
+        assert inferred == kernel, f"{name}: kernel {kernel}, inferred {inferred}"
+    assert [s[1] for s in steps] == [("ESTABLISHED", "ESTABLISHED"), ("CLOSE_WAIT", "FIN_WAIT_2"),
+                                     ("CLOSED", "TIME_WAIT")]
+
+
+@pytest.mark.privileged
+def test_inferred_states_equal_kernel_states_abort(lab: Any, tmp_path: Path) -> None:
+    steps = _run(lab, tmp_path, "abort")
+    for name, kernel, inferred in steps:
+        assert inferred == kernel, f"{name}: kernel {kernel}, inferred {inferred}"
+    assert [s[1] for s in steps] == [("ESTABLISHED", "ESTABLISHED"), ("CLOSED", "CLOSED")]
