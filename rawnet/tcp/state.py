@@ -77,6 +77,9 @@ class Event(IntEnum):
     RCV_RST = 13
     RCV_ICMP_UNREACH = 14
     PASSIVE_OPEN = 15
+    SND_SYN_AGAIN = 16
+    """The same SYN again from an endpoint believed ESTABLISHED only because a SYN/ACK went to it:
+    that SYN/ACK was lost after the capture point, so the endpoint is still in SYN-SENT."""
 
 
 S = TCPState
@@ -99,6 +102,7 @@ TRANSITIONS: dict[tuple[TCPState, Event], TCPState] = {
     (S.SYN_SENT, E.SND_SYNACK): S.SYN_RECEIVED,  # simultaneous open, seen first from this side
     (S.SYN_SENT, E.RCV_SYNACK): S.ESTABLISHED,
     (S.UNKNOWN, E.RCV_SYNACK): S.ESTABLISHED,  # its SYN was not captured
+    (S.ESTABLISHED, E.SND_SYN_AGAIN): S.SYN_SENT,  # correction: the SYN/ACK never reached it
     (S.SYN_SENT, E.SND_ACK): S.ESTABLISHED,  # the SYN/ACK was not captured
     (S.SYN_SENT, E.SND_DATA): S.ESTABLISHED,
     (S.SYN_RECEIVED, E.RCV_ACK_OF_SYN): S.ESTABLISHED,
@@ -157,6 +161,7 @@ class EndpointMachine:
         "first_syn_rcv_n",
         "first_syn_rcv_ts",
         "from_listen",
+        "unconfirmed",
         "iss",
         "last_ack",
         "last_window",
@@ -204,6 +209,7 @@ class EndpointMachine:
         self.retrans_bytes = 0
         self.retrans_unneeded = 0
         self.sack_blocks: tuple[tuple[int, int], ...] = ()
+        self.unconfirmed = False  # ESTABLISHED only inferred from a SYN/ACK sent to it, nothing sent since
 
     def transitions(self) -> list[Transition]:
         """Return the timeline as (state, ts_ns, packet number, seen) tuples, oldest first."""
@@ -247,6 +253,8 @@ NOTE_SIMULTANEOUS_OPEN = 0x20
 """Both endpoints sent a bare SYN."""
 NOTE_SIMULTANEOUS_CLOSE = 0x40
 """Both FINs crossed."""
+NOTE_SYNACK_LOST = 0x80
+"""The client repeated its SYN after a SYN/ACK was captured: that SYN/ACK was lost beyond the tap."""
 
 _CLOSED_LIKE = frozenset({S.CLOSED, S.TIME_WAIT, *SYNCHRONIZED})
 
@@ -325,6 +333,11 @@ def observe_segment(e: EndpointMachine, r: EndpointMachine, flags: int, seq: int
     e.last_window = window
     if syn:
         if not ackf:
+            if e.syn_seen and seq == e.iss and e.unconfirmed and e.state is S.ESTABLISHED:
+                notes |= NOTE_SYNACK_LOST
+                e.unconfirmed = False
+                e.fire(Event.SND_SYN_AGAIN, ts, n, True)
+                return notes
             if e.syn_seen and e.state in _CLOSED_LIKE:
                 notes |= NOTE_SYN_AFTER_CLOSE
             e.iss = seq
@@ -348,11 +361,14 @@ def observe_segment(e: EndpointMachine, r: EndpointMachine, flags: int, seq: int
                     e.fire(Event.PASSIVE_OPEN, ts, n, False)
             e.fire(Event.SND_SYNACK, ts, n, True)
             if not r.syn_seen or ack == ((r.iss + 1) & M32):
-                r.fire(Event.RCV_SYNACK, ts, n, False)
+                if r.fire(Event.RCV_SYNACK, ts, n, False) is S.ESTABLISHED:
+                    r.unconfirmed = True
         if seglen and not ackf:
             return notes  # TFO data rides on the SYN
         if not fin:
             return notes
+    if not syn:
+        e.unconfirmed = False
     if ackf and not syn:
         if r.state is S.SYN_RECEIVED and r.syn_seen and _ge(ack, (r.iss + 1) & M32):
             r.fire(Event.RCV_ACK_OF_SYN, ts, n, False)

@@ -45,6 +45,7 @@ from .state import (
     NOTE_SIMULTANEOUS_CLOSE,
     NOTE_SIMULTANEOUS_OPEN,
     NOTE_SYN_AFTER_CLOSE,
+    NOTE_SYNACK_LOST,
     EndpointMachine,
     TCPState,
     apply_icmp_unreachable,
@@ -70,7 +71,7 @@ _EST = TCPState.ESTABLISHED
 _DONE = frozenset({TCPState.CLOSED, TCPState.TIME_WAIT})
 _NOTE_NAMES = ((NOTE_DATA_AFTER_FIN, "data_after_fin"), (NOTE_RST_OUT_OF_WINDOW, "rst_out_of_window"),
                (NOTE_SYN_AFTER_CLOSE, "syn_after_close"), (NOTE_SIMULTANEOUS_OPEN, "simultaneous_open"),
-               (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"))
+               (NOTE_SIMULTANEOUS_CLOSE, "simultaneous_close"), (NOTE_SYNACK_LOST, "synack_lost_after_tap"))
 
 
 _ICMP4_UNREACH = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable", 3: "port-unreachable",

@@ -320,3 +320,16 @@ def test_idle_connections_expire_and_apply_pending_facts() -> None:
     assert d.tr.expire(d.ts + 500_000) == 0
     assert d.tr.expire(d.ts + 2_000_000) == 1
     assert (c.e1.pending_fin, c.e1.state) == (None, TCPState.CLOSE_WAIT)
+
+
+def test_synack_lost_beyond_the_tap() -> None:
+    d = Dialog()
+    d.c("S", 1000)
+    d.s("SA", 5000, 1001)
+    d.c("S", 1000, dt_us=1_000_000)  # the client never got the SYN/ACK: it repeats its SYN
+    d.s("SA", 5000, 1001)
+    d.c("A", 1001, 5001)
+    assert d.timeline() == [(C, "SYN_SENT", 1, True), (S, "LISTEN", 1, False), (S, "SYN_RECEIVED", 2, True),
+                            (C, "ESTABLISHED", 2, False), (C, "SYN_SENT", 3, True), (C, "ESTABLISHED", 4, False),
+                            (S, "ESTABLISHED", 5, False)]
+    assert d.keys()["anomalies"] == ["synack_lost_after_tap"]
