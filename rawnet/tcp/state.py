@@ -161,7 +161,6 @@ class EndpointMachine:
         "first_syn_rcv_n",
         "first_syn_rcv_ts",
         "from_listen",
-        "unconfirmed",
         "iss",
         "last_ack",
         "last_window",
@@ -178,6 +177,7 @@ class EndpointMachine:
         "syn_seen",
         "synack_count",
         "timeline",
+        "unconfirmed",
         "wscale",
     )
 
