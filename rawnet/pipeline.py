@@ -244,7 +244,7 @@ def flows_fast(source: Source, *, progress: ProgressFn | None = None, vectorized
     return res
 
 
-_BATCH_BYTES = 16 << 20
+_BATCH_BYTES = 4 << 20
 
 
 def _flows_batched(path: str, hdr: Any, progress: ProgressFn | None) -> Analysis:
