@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from _tcp_oracle import rawnet_analysis, tshark_analysis
 
+from rawnet.tcp.report import connection_report, format_report
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 CAPTURES = ROOT / "captures"
 CORPUS = ROOT.parent / "shared" / "corpus" / "tcpdump"
@@ -82,6 +84,10 @@ def compare(tshark: str, path: Path) -> tuple[int, list[tuple[int, Any, Any]], l
 
 def _check(tshark: str, path: Path) -> None:
     n, bad, conv_bad, result = compare(tshark, path)
+    _res, table, tr, _ = result
+    for i, f in enumerate(x for x in table.flows() if x.proto == 6 and x.tcp is not None):
+        text = format_report(connection_report(f, tr, i))  # every connection of every file renders
+        assert text.startswith(f"conn {i}: ")
     excuse = EXCUSED.get(path.name)
     if excuse is None:
         assert bad == [] and conv_bad == [], f"{path.name}: {len(bad)} of {n} frames differ: {bad[:5]} {conv_bad[:5]}"
