@@ -26,6 +26,11 @@ covers the FIN (or the capture ends, or the packet is not a FIN), the FIN is app
 packet number and time; if the receiver instead sends its own FIN without acknowledging ours, both
 FINs crossed and both ends go through CLOSING.
 
+Receipt is inferred at the capture point, so a segment lost between the tap and its receiver can
+make the observer run ahead. The one case with clear evidence is corrected: a client inferred
+ESTABLISHED from a captured SYN/ACK that repeats the same SYN before sending anything else never got
+that SYN/ACK, so it goes back to SYN-SENT (``SND_SYN_AGAIN``, anomaly ``synack_lost_after_tap``).
+
 Resets are checked for acceptability (§3.5.3, §3.10.7.4): in SYN-SENT a RST is acceptable only if it
 acknowledges our SYN; in other states its sequence number must fall inside the receiver's window
 (RCV.NXT as the receiver's last ACK, RCV.WND as its last advertised window, scaled). An unacceptable

@@ -17,6 +17,12 @@ does after it (most recent SYN, iRTT at the first non-SYN ACK, window scale), th
 bytes, SACK-aware; Karn RTT samples come from the Wireshark unacked-segment list). Everything is
 plain attribute arithmetic on slotted objects; events are queued as tuples and built on ``events()``.
 Time is only ever the capture timestamp passed in.
+
+Memory: about 2.9 kB per live connection; a connection closed on both sides and quiet for
+``closed_linger_ns`` is compacted to about 1.8 kB (Zeek's result frozen, Wireshark state dropped).
+Cost: the objects are slotted but still tracked by Python's cyclic GC, which is a quarter of the
+tracker's time on captures with 100k+ connections; a caller doing one long pass can run it with
+``gc.disable()`` (nothing here creates garbage cycles that must be collected during the pass).
 """
 
 from __future__ import annotations
