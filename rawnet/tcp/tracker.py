@@ -454,14 +454,15 @@ class TCPTracker:
         if self._events_on:
             kind = ("fast_retransmission" if ta & FAST_RETRANSMISSION else
                     "spurious_retransmission" if ta & SPURIOUS_RETRANSMISSION else "retransmission")
-            self._queue.append((SegmentRetransmitted, c.flow_id, ts, n, s, kind))
+            self._queue.append((SegmentRetransmitted, c.flow_id, ts, n, e, kind))
 
     def _notes(self, c: TCPConn, notes: int, flags: int, src: bytes, sport: int, ts: int, n: int) -> None:
         if notes & NOTE_REFUSED:
             c.refused = True
         if flags & RST and self._events_on:
-            self._queue.append((ResetObserved, c.flow_id, ts, n, c.side(src, sport),
-                                bool(notes & NOTE_RST_ACCEPTED), bool(notes & NOTE_REFUSED)))
+            sender = c.e0 if c.side(src, sport) == 0 else c.e1
+            self._queue.append((ResetObserved, c.flow_id, ts, n, sender, bool(notes & NOTE_RST_ACCEPTED),
+                                bool(notes & NOTE_REFUSED)))
         for bit, name in _NOTE_NAMES:
             if notes & bit:
                 if c.anomalies is None:
@@ -551,14 +552,15 @@ class TCPTracker:
                 who = "client" if (m.addr == flow.a_addr and m.port == flow.a_port) else "server"
                 out.append(StateChanged(flow.id, ts, n, who, old, new, seen))
             elif cls is SegmentRetransmitted or cls is ResetObserved:
-                out.append(cls(item[1], item[2], item[3], self._who_side(item[4]), *item[5:]))
+                out.append(cls(item[1], item[2], item[3], self._who(item[4]), *item[5:]))
             else:
                 out.append(cls(*item[1:]))
         return out
 
     @staticmethod
-    def _who_side(s: int) -> str:
-        return "client" if s == 0 else "server"
+    def _who(m: EndpointMachine) -> str:
+        flow = m.owner
+        return "client" if (m.addr == flow.a_addr and m.port == flow.a_port) else "server"
 
     # ------------------------------------------------------------------------------------ reports
     @staticmethod

@@ -333,3 +333,18 @@ def test_synack_lost_beyond_the_tap() -> None:
                             (C, "ESTABLISHED", 2, False), (C, "SYN_SENT", 3, True), (C, "ESTABLISHED", 4, False),
                             (S, "ESTABLISHED", 5, False)]
     assert d.keys()["anomalies"] == ["synack_lost_after_tap"]
+
+
+def test_event_senders_follow_the_flow_originator() -> None:
+    d = Dialog()
+    d.s("A", 5001, 1001)  # a stray server segment first: the tracker meets the server first
+    d.c("S", 1000)  # the client's SYN makes it the originator (the flow swaps)
+    d.s("RA", 0, 1001)
+    ev = [e for e in d.tr.events() if type(e).__name__ == "ResetObserved"]
+    assert [(e.sender, e.acceptable, e.refused) for e in ev] == [("server", True, True)]
+    d2 = Dialog()
+    handshake(d2)
+    d2.c("PA", 1001, 5001, b"x" * 10)
+    d2.c("PA", 1001, 5001, b"x" * 10, dt_us=300_000)
+    ev2 = [e for e in d2.tr.events() if type(e).__name__ == "SegmentRetransmitted"]
+    assert [(e.sender, e.kind, e.packet) for e in ev2] == [("client", "retransmission", 5)]
