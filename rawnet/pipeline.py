@@ -183,9 +183,19 @@ def _account(res: Analysis, pkt: Packet, ts_ns: int, wirelen: int, linktype: int
 
 def analyze(source: Source, *, track: bool = True, progress: ProgressFn | None = None) -> Analysis:
     """Return the Analysis of a whole capture (full decode of every packet; TCP tracked when ``track``)."""
+    import gc
+
     res = Analysis("", ConversationTable())
-    for _ in iter_packets(source, track=track, result=res, progress=progress):
-        pass
+    # The pass allocates millions of short-lived acyclic objects (freed by reference counting) and keeps
+    # every flow alive to the end, so the cyclic collector only rescans live state: pause it for the pass.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in iter_packets(source, track=track, result=res, progress=progress):
+            pass
+    finally:
+        if was_enabled:
+            gc.enable()
     return res
 
 
