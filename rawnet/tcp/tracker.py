@@ -588,7 +588,10 @@ class TCPTracker:
         return {
             "conn_state": c.zk.conn_state() if c.zk is not None else c.zk_frozen[0],
             "history": c.zk.history_str() if c.zk is not None else c.zk_frozen[1],
-            "irtt_ns": c.irtt_ns,
+            # the handshake RTT; tshark also shows an "initial RTT" on the RST/ACK that refuses a SYN
+            # (its first non-SYN ACK), which is no handshake: that value is kept as tshark_irtt_ns
+            "irtt_ns": c.irtt_ns if c.synack_ts is not None else None,
+            "tshark_irtt_ns": c.irtt_ns,
             "retransmissions": c.retrans_packets,
             "client_state": str(cl.state),
             "server_state": str(sv.state),
