@@ -125,7 +125,7 @@ def flows_cmd(file: str, sort_key: str, top: int | None, proto: str | None, host
                 return
 
     recs = records()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if as_json:
         json_lines(recs, out)
     elif as_csv:
@@ -158,7 +158,7 @@ def flows_cmd(file: str, sort_key: str, top: int | None, proto: str | None, host
 def packets_cmd(file: str, as_json: bool, analysis: bool, count: int | None) -> None:
     """One line per packet like `tcpdump -nn`, or JSON lines."""
     res = Analysis("", ConversationTable())
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     write = out.write
     for item in iter_packets(file, track=analysis, result=res):
         if as_json:
@@ -221,7 +221,7 @@ def summary_cmd(file: str, as_json: bool, top: int) -> None:
         click.echo(json.dumps(summary))
         _finish(res)
         return
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     w = out.write
     w(f"file       {res.path} ({summary['format']})\n")
     w(f"packets    {res.packets:,}   bytes {res.bytes:,} ({format_bytes(res.bytes)})\n")

@@ -48,7 +48,7 @@ def tcp_cmd(file: str, conn: int | None, port: int | None, as_json: bool) -> Non
     flows = _tcp_flows(res)
     if conn is not None and conn >= len(flows):
         raise UsageError(f"pcap tcp: --conn {conn} does not exist ({len(flows)} TCP connections in {file})")
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     first = True
     for i, f in enumerate(flows):
         if conn is not None and i != conn:
@@ -96,7 +96,7 @@ def ladder_cmd(file: str, conn: int, svg: str | None) -> None:
     if target is None:
         raise UsageError(f"pcap ladder: --conn {conn} does not exist ({len(order)} TCP connections in {file})")
     lad = ladder_data(items, target, res.tracker, conn)
-    click.get_text_stream("stdout").write(ladder_text(lad))
+    sys.stdout.write(ladder_text(lad))
     if svg:
         with open(svg, "w", encoding="utf-8") as fh:
             fh.write(ladder_svg(lad))
