@@ -191,3 +191,27 @@ def test_tcpdump_pipe_into_summary(lab: object) -> None:
                 stream.close()
         srv.close()
         cli_sock.close()
+
+
+ANALYSIS = ["retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
+            "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe", "zero_window_probe_ack",
+            "window_full", "window_update", "keep_alive", "keep_alive_ack"]
+
+
+@pytest.mark.needs_tshark
+@pytest.mark.parametrize("name", ["tcp-lossy.pcap", "tcp-zero-window.pcap", "tcp-syn-unanswered.pcap"])
+def test_packets_analysis_equals_tshark_per_packet(name: str, tshark: str) -> None:
+    path = CAP / name
+    out = subprocess.run([tshark, "-r", str(path), "-n", "-T", "fields", "-E", "separator=|", "-e", "frame.number",
+                          *[a for f in ANALYSIS for a in ("-e", f"tcp.analysis.{f}")]],
+                         capture_output=True, text=True, timeout=60).stdout
+    theirs = {}
+    for line in out.splitlines():
+        cols = line.split("|")
+        theirs[int(cols[0])] = [name for name, v in zip(ANALYSIS, cols[1:]) if v]
+    code, text, _ = run("pcap", "packets", str(path), "--analysis", "--json")
+    ours = {r["n"]: r["analysis"] for r in map(json.loads, text.splitlines()) if r["proto"] == "tcp"}
+    assert code == 0 and len(ours) == len(theirs) > 0
+    assert ours == theirs
+    flagged = sum(1 for v in ours.values() if v)
+    assert flagged > 0
