@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from ..errors import CaptureFormatError, TruncatedCaptureError
+from ._stream import StreamBuffer
 from .frame import CaptureInfo, Frame, InterfaceInfo, frame_setters
 
 __all__ = [
@@ -107,7 +108,7 @@ def parse_pcap_header(data: bytes, path: str = "<pcap>") -> PcapHeader:
                       thiszone, snaplen, network & 0x03FFFFFF, network >> 28)
 
 
-class PcapDecoder:
+class PcapDecoder(StreamBuffer):
     """Streaming pcap decoder: ``feed(chunk)`` returns the frames completed; ``feed(b"")`` is EOF."""
 
     def __init__(self, path_label: str = "<pcap>", info: CaptureInfo | None = None, *, strict: bool = False,
@@ -162,27 +163,6 @@ class PcapDecoder:
         return out
 
     # -- internals -------------------------------------------------------------------------------
-
-    def _take(self, data: bytes | bytearray | memoryview) -> bytes | None:
-        """Return the buffer to parse now, or None when more input is needed."""
-        if self._error is not None:
-            raise self._error
-        if self._eof:
-            if data:
-                raise CaptureFormatError(self.path, self._base, "data fed after end of input")
-            return None
-        if not data:
-            self._eof = True
-            self._at_eof()
-            return None
-        if self._pending:
-            self._pending += data
-            if len(self._pending) < self._need:
-                return None
-            buf = bytes(self._pending)
-            self._pending = bytearray()
-            return buf
-        return data if type(data) is bytes else bytes(data)
 
     def _at_eof(self) -> None:
         have = len(self._pending)

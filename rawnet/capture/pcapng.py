@@ -30,6 +30,7 @@ import struct
 from typing import Final
 
 from ..errors import CaptureFormatError, TruncatedCaptureError
+from ._stream import StreamBuffer
 from .frame import CaptureInfo, Frame, InterfaceInfo, frame_setters
 from .pcap import RawRecord
 
@@ -97,7 +98,7 @@ def _units_per_s(tsresol: int) -> int:
     return 1 << (tsresol & 0x7F) if tsresol & 0x80 else 10 ** tsresol
 
 
-class PcapngDecoder:
+class PcapngDecoder(StreamBuffer):
     """Streaming pcapng decoder: ``feed(chunk)`` returns the frames completed; ``feed(b"")`` is EOF."""
 
     def __init__(self, path_label: str = "<pcapng>", info: CaptureInfo | None = None, *, base_offset: int = 0) -> None:
@@ -141,26 +142,6 @@ class PcapngDecoder:
         return [(f.ts_ns, f.linktype, len(f.data), f.wirelen, f.data, 0) for f in self.feed(data)]
 
     # -- internals -------------------------------------------------------------------------------
-
-    def _take(self, data: bytes | bytearray | memoryview) -> bytes | None:
-        if self._error is not None:
-            raise self._error
-        if self._eof:
-            if data:
-                raise CaptureFormatError(self.path, self._base, "data fed after end of input")
-            return None
-        if not data:
-            self._eof = True
-            self._at_eof()
-            return None
-        if self._pending:
-            self._pending += data
-            if len(self._pending) < self._need:
-                return None
-            buf = bytes(self._pending)
-            self._pending = bytearray()
-            return buf
-        return data if type(data) is bytes else bytes(data)
 
     def _at_eof(self) -> None:
         have = len(self._pending)
