@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import CaptureFormatError
 
 
@@ -14,6 +16,8 @@ class StreamBuffer:
     _base: int
     _pending: bytearray
     _need: int
+    records_read: int
+    info: Any
 
     def _at_eof(self) -> None:
         raise NotImplementedError
@@ -38,3 +42,21 @@ class StreamBuffer:
             self._pending = bytearray()
             return buf
         return data if type(data) is bytes else bytes(data)
+
+    def _settle(self, buf: bytes, pos: int, count: int, need: int, err: CaptureFormatError | None) -> None:
+        """Account for ``count`` records parsed up to ``pos`` of ``buf``; keep the rest, or remember ``err``.
+
+        A corrupt record is raised at once when nothing before it was returned in this call, else on the
+        next call, so every good record reaches the caller first.
+        """
+        self.records_read += count
+        self.info.records += count
+        self._base += pos
+        if err is not None:
+            self._error = err
+            if count == 0:
+                raise err
+            return
+        if pos < len(buf):
+            self._pending = bytearray(memoryview(buf)[pos:])
+        self._need = need

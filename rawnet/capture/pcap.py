@@ -270,17 +270,7 @@ class PcapDecoder(StreamBuffer):
                 append_r((sec * _NS_PER_S + frac * mult, lt, caplen, wirelen, buf, start))
                 pos = end
                 count += 1
-        self.records_read += count
-        self.info.records += count
-        self._base += pos
-        if err is not None:
-            self._error = err
-            if count == 0:
-                raise err
-            return
-        if pos < n:
-            self._pending = bytearray(memoryview(buf)[pos:])
-        self._need = need
+        self._settle(buf, pos, count, need, err)
 
     def _corrupt(self, pos: int, caplen: int, count: int) -> CaptureFormatError:
         n = self.records_read + count + 1

@@ -247,17 +247,7 @@ class PcapngDecoder(StreamBuffer):
         except CaptureFormatError as e:
             err = e
         count = len(out) - start_count
-        self.records_read += count
-        self.info.records += count
-        self._base += pos
-        if err is not None:
-            self._error = err
-            if count == 0:
-                raise err
-            return
-        if pos < n:
-            self._pending = bytearray(memoryview(buf)[pos:])
-        self._need = need
+        self._settle(buf, pos, count, need, err)
 
     def _options(self, buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
         """Return ``(code, value_start, value_len)`` of the options in ``buf[start:end]``.
